@@ -1,0 +1,2 @@
+// Library entry point; the pieces are exported as they land.
+export {}
