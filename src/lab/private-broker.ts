@@ -1,0 +1,53 @@
+// The private RabbitMQ node of rabbitmq/start and rabbitmq/stop, driven from TypeScript (the lab
+// command, tests, benchmarks). The scripts hold the how; this only calls them.
+import {execFile} from 'node:child_process'
+import {connect} from 'node:net'
+import {fileURLToPath} from 'node:url'
+
+const RABBITMQ_DIR = fileURLToPath(new URL('../../rabbitmq/', import.meta.url))
+
+export interface PrivateBroker {
+  url: string
+  port: number
+  /** True when this process started the node (and so should stop it). */
+  startedHere: boolean
+  stop(): Promise<void>
+}
+
+function run(script: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(`${RABBITMQ_DIR}${script}`, args, {env: {...process.env, ...env}, timeout: timeoutMs}, (error, stdout, stderr) => {
+      if (error) reject(new Error(`rabbitmq/${script} failed: ${stderr.trim() || error.message}`))
+      else resolve(stdout.trim())
+    })
+  })
+}
+
+export function portAnswers(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({port, host})
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/**
+ * Starts the private node on `port` unless one already answers there (then it is used as is
+ * and left running on stop()).
+ */
+export async function startPrivateBroker(port: number): Promise<PrivateBroker> {
+  const env = {FLOWKEEPER_AMQP_PORT: String(port)}
+  const wasRunning = await portAnswers(port)
+  const url = await run('start', [], env, 180_000)
+  let stopped = false
+  return {
+    url,
+    port,
+    startedHere: !wasRunning,
+    async stop() {
+      if (stopped || wasRunning) return
+      stopped = true
+      await run('stop', [], env, 60_000)
+    },
+  }
+}
