@@ -1,0 +1,5 @@
+export * from './types.js'
+export * from './errors.js'
+export {AmqpBus, EVENT_EXCHANGE, type AmqpBusOptions} from './amqp-bus.js'
+export {InMemoryBroker, InMemoryBus, type InMemoryBrokerOptions, type InMemoryBusOptions} from './memory-bus.js'
+export {topicMatches} from './codec.js'
