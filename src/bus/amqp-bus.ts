@@ -33,6 +33,8 @@ export interface AmqpBusOptions {
   reconnectMaxMs?: number
   /** Subscribe to queue.deleted on the event exchange when the broker has it (default true). */
   queueEvents?: boolean
+  /** Where the broker publishes its events; default EVENT_EXCHANGE (the plugin's, in vhost '/'). */
+  eventExchange?: string
   /** Shown in the broker's connection list (client property connection_name). */
   connectionName?: string
   /** For tests: the jitter source. */
@@ -61,6 +63,7 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
   private readonly reconnectInitialMs: number
   private readonly reconnectMaxMs: number
   private readonly queueEvents: boolean
+  private readonly eventExchange: string
   private readonly connectionName: string | undefined
   private readonly random: () => number
   private readonly subscriptions = new Subscriptions()
@@ -95,6 +98,7 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
       throw new BusConfigError(`reconnectMaxMs (${this.reconnectMaxMs}) must be at least reconnectInitialMs (${this.reconnectInitialMs})`)
     }
     this.queueEvents = options.queueEvents ?? true
+    this.eventExchange = options.eventExchange ?? EVENT_EXCHANGE
     this.connectionName = options.connectionName
     this.random = options.random ?? Math.random
     // All URLs share one vhost in practice; events carry theirs, and we only want our own vhost's.
@@ -225,7 +229,7 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
     model.on('close', () => { if (session) this.lost(session, closeReason) })
     try {
       if (this.isClosed()) throw new BusClosedError('closed while connecting')
-      const events = this.queueEvents && this.mode !== 'publish' && await hasExchange(model, EVENT_EXCHANGE)
+      const events = this.queueEvents && this.mode !== 'publish' && await hasExchange(model, this.eventExchange)
       const channel = await model.createChannel()
       channel.on('error', (error: unknown) => { closeReason = `channel closed: ${describe(error)}` })
       // A channel closed under a live connection (e.g. publishing to an exchange that auto-deleted) is
@@ -242,7 +246,7 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
           await channel.bindQueue(queue, this.exchange, next)
           bound.add(next)
         }
-        if (events) await channel.bindQueue(queue, EVENT_EXCHANGE, 'queue.deleted')
+        if (events) await channel.bindQueue(queue, this.eventExchange, 'queue.deleted')
         const consumerQueue = queue
         await channel.consume(queue, (message) => this.onDelivery(message, consumerQueue), {noAck: true, exclusive: true})
       }
@@ -318,7 +322,7 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
         if (session && session.queue === queue) this.lost(session, `queue ${queue} was deleted by the broker`)
         return
       }
-      if (message.fields.exchange === EVENT_EXCHANGE) this.onBrokerEvent(message)
+      if (message.fields.exchange === this.eventExchange) this.onBrokerEvent(message)
       else this.onMessage(message)
     } catch (error) {
       this.emitSafe('handler_error', error, 'delivery')

@@ -4,8 +4,9 @@
 // the broker, cut one client off, kill one, inject raw bytes.
 //
 // Timing: deliveries and queue_deleted events arrive in a later microtask, never inside publish() (as on
-// a real broker, a handler never runs in the middle of its caller); nothing uses timers, so fake timers
-// need no ticking. Connection changes (stop, start, disconnect, reconnect) take effect synchronously.
+// a real broker, a handler never runs in the middle of its caller); nothing uses timers or
+// queueMicrotask, so sinon's fake timers need no ticking. Connection changes (stop, start, disconnect,
+// reconnect) take effect synchronously.
 import {EventEmitter} from 'node:events'
 import {decodeBody, encodeBody, Subscriptions, topicMatches} from './codec.js'
 import {BusClosedError, BusConfigError, BusStartError} from './errors.js'
@@ -133,7 +134,7 @@ export class InMemoryBroker {
       if (!queue.owner._bindings().some((pattern) => topicMatches(pattern, routingKey))) continue
       const {owner, name} = queue
       // Delivered only if that queue still exists then (a disconnect in between loses the message).
-      queueMicrotask(() => {
+      later(() => {
         if (this.queues.get(name) === queue) owner._deliver(routingKey, content)
       })
     }
@@ -151,7 +152,7 @@ export class InMemoryBroker {
     if (!this.eventsAvailable || !this._running) return
     for (const queue of this.queues.values()) {
       const {owner} = queue
-      queueMicrotask(() => {
+      later(() => {
         if (this.queues.get(queue.name) === queue) owner._queueDeleted(name)
       })
     }
@@ -159,6 +160,20 @@ export class InMemoryBroker {
 }
 
 type State = 'idle' | 'up' | 'reconnecting' | 'closed'
+
+/**
+ * Runs fn in a later microtask through a resolved promise: unlike queueMicrotask, sinon's fake timers
+ * cannot hijack it, so tests with a fake clock see deliveries without ticking.
+ */
+function later(fn: () => void): void {
+  void Promise.resolve().then(() => {
+    try {
+      fn()
+    } catch {
+      // the buses catch their listeners' errors; nothing may escape as an unhandled rejection
+    }
+  })
+}
 
 export class InMemoryBus extends EventEmitter<BusEvents> implements Bus {
   readonly mode: BusMode
