@@ -1,0 +1,106 @@
+/**
+ * A scriptable OpenFlow 1.3 "switch" on a real loopback TCP socket, for connection tests: it
+ * answers HELLO, FEATURES_REQUEST and echo requests unless told not to, records everything it
+ * receives, and lets a test send any message or raw bytes, in any chunking.
+ */
+import {connect, type Socket} from 'node:net';
+import {OfFramer, decodeMessage, encodeMessage, type OfMessage, type OfMessageOf, type OfMessageType} from '../../../src/openflow/codec.js';
+
+export interface FakeSwitchOptions {
+  datapathId?: bigint;
+  /** Send our HELLO on connect (default true). */
+  hello?: boolean | OfMessageOf<'HELLO'>;
+  /** Answer FEATURES_REQUEST (default true). */
+  features?: boolean;
+  /** Answer ECHO_REQUEST (default true). */
+  echo?: boolean;
+}
+
+export class FakeSwitch {
+  readonly received: OfMessage[] = [];
+  private readonly framer = new OfFramer();
+  private waiters: Array<{type: OfMessageType; resolve(m: OfMessage): void}> = [];
+  private closedPromise: Promise<void>;
+
+  private constructor(
+    readonly socket: Socket,
+    readonly options: FakeSwitchOptions,
+  ) {
+    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of this.framer.push(chunk)) this.onMessage(decodeMessage(frame));
+    });
+    socket.on('error', () => {});
+  }
+
+  static async connect(port: number, options: FakeSwitchOptions = {}): Promise<FakeSwitch> {
+    const socket = connect({port, host: '127.0.0.1'});
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const sw = new FakeSwitch(socket, options);
+    const hello = options.hello ?? true;
+    if (hello === true) sw.send({type: 'HELLO', xid: 1, elements: [{type: 'VERSION_BITMAP', versions: [4]}]});
+    else if (hello !== false) sw.send(hello);
+    return sw;
+  }
+
+  get datapathId(): bigint {
+    return this.options.datapathId ?? 0x1234n;
+  }
+
+  send(message: OfMessage): void {
+    this.socket.write(encodeMessage(message));
+  }
+
+  /** Writes bytes as they are, in chunks of the given sizes (the rest in one last chunk). */
+  async sendRaw(bytes: Buffer, chunkSizes: number[] = []): Promise<void> {
+    let pos = 0;
+    for (const size of chunkSizes) {
+      this.socket.write(bytes.subarray(pos, pos + size));
+      pos += size;
+      await new Promise((resolve) => setImmediate(resolve)); // separate reads on the other side
+    }
+    if (pos < bytes.length) this.socket.write(bytes.subarray(pos));
+  }
+
+  /** The first message of that type received from now on (or already received and not yet taken). */
+  next<T extends OfMessageType>(type: T, timeoutMs = 2_000): Promise<OfMessageOf<T>> {
+    const index = this.received.findIndex((m) => m.type === type);
+    if (index >= 0) return Promise.resolve(this.received.splice(index, 1)[0] as OfMessageOf<T>);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`fake switch: no ${type} within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        type,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m as OfMessageOf<T>);
+        },
+      });
+    });
+  }
+
+  closed(): Promise<void> {
+    return this.closedPromise;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onMessage(message: OfMessage): void {
+    if (message.type === 'FEATURES_REQUEST' && this.options.features !== false) {
+      this.send({
+        type: 'FEATURES_REPLY', xid: message.xid, datapathId: this.datapathId, nBuffers: 0, nTables: 254,
+        auxiliaryId: 0, capabilities: 0x4f,
+      });
+    }
+    if (message.type === 'ECHO_REQUEST' && this.options.echo !== false) {
+      this.send({type: 'ECHO_REPLY', xid: message.xid, data: message.data});
+    }
+    const waiter = this.waiters.findIndex((w) => w.type === message.type);
+    if (waiter >= 0) this.waiters.splice(waiter, 1)[0]!.resolve(message);
+    else this.received.push(message);
+  }
+}
