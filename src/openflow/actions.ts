@@ -120,7 +120,7 @@ export function decodeAction(list: Reader, index: number): Action {
   const len = list.u16('action header');
   if (len < 8) list.fail('BAD_LENGTH', `action length ${len} < 8`, { offset: start + 2, ofpError: BAD_ACTION_LEN });
   list.pos = start;
-  const r = list.sub(len, `actions[${index}]`, `action of ${len} bytes`);
+  const r = list.sub(len, `actions[${index}]`, `action of ${len} bytes`, BAD_ACTION_LEN);
   r.pos += 4;
   switch (type) {
     case C.OFPAT_OUTPUT: {
@@ -227,7 +227,7 @@ export function decodeInstruction(list: Reader, index: number): Instruction {
   const len = list.u16('instruction header');
   if (len < 8) list.fail('BAD_LENGTH', `instruction length ${len} < 8`, { offset: start + 2, ofpError: BAD_INST_LEN });
   list.pos = start;
-  const r = list.sub(len, `instructions[${index}]`, `instruction of ${len} bytes`);
+  const r = list.sub(len, `instructions[${index}]`, `instruction of ${len} bytes`, BAD_INST_LEN);
   r.pos += 4;
   switch (type) {
     case C.OFPIT_GOTO_TABLE: {

@@ -7,6 +7,8 @@
 import { DecodeError, EncodeError, type DecodeErrorReason, type OfHeader } from './errors.js';
 
 /** What every DecodeError of one message shares. */
+const BAD_REQUEST_LEN = { errorType: 1 /* OFPET_BAD_REQUEST */, code: 6 /* OFPBRC_BAD_LEN */ };
+
 export interface DecodeContext {
   /** The whole message (offsets are relative to its first byte). */
   message: Buffer;
@@ -102,9 +104,22 @@ export class Reader {
     this.pos += n;
   }
 
-  /** A child reader over the next `len` bytes (advancing this one past them). */
-  sub(len: number, where: string, what = where): Reader {
-    this.need(len, what);
+  /**
+   * A child reader over the next `len` bytes (advancing this one past them). A length that runs
+   * past this reader's end is a lying length: BAD_LENGTH, reported at the child's path, with the
+   * OpenFlow error a switch would answer (default OFPET_BAD_REQUEST/OFPBRC_BAD_LEN).
+   */
+  sub(len: number, where: string, what = where, ofpError = BAD_REQUEST_LEN): Reader {
+    if (len > this.end - this.pos) {
+      throw new DecodeError(
+        `${what} runs past the end of its container (${this.end - this.pos} bytes left)`,
+        {
+          reason: 'BAD_LENGTH', offset: this.pos, where: `${this.where}.${where}`,
+          messageType: this.ctx.messageType, header: this.ctx.header, ofpError,
+        },
+        this.ctx.message,
+      );
+    }
     const child = new Reader(this.ctx, this.pos, this.pos + len, `${this.where}.${where}`);
     this.pos += len;
     return child;

@@ -100,7 +100,7 @@ export function decodeBuckets(r: Reader): Bucket[] {
     const len = r.u16('bucket length');
     if (len < 16) r.fail('BAD_LENGTH', `bucket length ${len} < 16`, { offset: start, ofpError: { errorType: C.OFPET_GROUP_MOD_FAILED, code: C.OFPGMFC_BAD_BUCKET } });
     r.pos = start;
-    const b = r.sub(len, `buckets[${out.length}]`, `bucket of ${len} bytes`);
+    const b = r.sub(len, `buckets[${out.length}]`, `bucket of ${len} bytes`, { errorType: C.OFPET_GROUP_MOD_FAILED, code: C.OFPGMFC_BAD_BUCKET });
     b.pad(2);
     const weight = b.u16();
     const watchPort = b.u32();
@@ -147,7 +147,7 @@ export function decodeBands(r: Reader): MeterBand[] {
     const badBand = { errorType: C.OFPET_METER_MOD_FAILED, code: C.OFPMMFC_BAD_BAND };
     if (len < 16) r.fail('BAD_LENGTH', `meter band length ${len} < 16`, { offset: start + 2, ofpError: badBand });
     r.pos = start;
-    const b = r.sub(len, `bands[${out.length}]`, `meter band of ${len} bytes`);
+    const b = r.sub(len, `bands[${out.length}]`, `meter band of ${len} bytes`, badBand);
     b.pad(4);
     const rate = b.u32();
     const burstSize = b.u32();
@@ -813,7 +813,8 @@ function decodeTableFeaturesList(r: Reader): TableFeatures[] {
         });
       }
       t.pos = start;
-      const pr = t.sub(length, `properties[${properties.length}]`, `property of ${length} bytes`);
+      const pr = t.sub(length, `properties[${properties.length}]`, `property of ${length} bytes`,
+        { errorType: C.OFPET_TABLE_FEATURES_FAILED, code: C.OFPTFFC_BAD_LEN });
       pr.pos += 4;
       properties.push(decodeTableFeatureProperty(pr, type));
       // The last property's padding may be cut short by a sloppy sender: skip what is there.

@@ -5,7 +5,7 @@
 import * as C from './constants.js';
 import { EncodeError } from './errors.js';
 import { Reader, Writer, pad8 } from './codec-io.js';
-import type { Match, OxmBasicFieldName, OxmField, OxmRawField } from './types.js';
+import type { Match, OxmBasicFieldName, OxmField, OxmRawField, OxmValueOf } from './types.js';
 
 /** How a basic field's value is written: an integer of `bytes` bytes, or an address. */
 export type OxmValueKind = 'uint' | 'u64' | 'mac' | 'ipv4' | 'ipv6';
@@ -326,7 +326,7 @@ export function decodeMatch(parent: Reader): Match {
   }
   if (length < 4) parent.fail('BAD_LENGTH', `match length ${length} < 4`, { offset: start + 2, ofpError: BAD_MATCH_LEN });
   parent.pos = start;
-  const r = parent.sub(length, 'match', `match of ${length} bytes`);
+  const r = parent.sub(length, 'match', `match of ${length} bytes`, BAD_MATCH_LEN);
   r.pos += 4;
   const fields: Match = [];
   while (r.remaining > 0) fields.push(decodeOxm(r));
@@ -385,6 +385,6 @@ export function matchKey(match: Match): string {
 export function matchField<N extends OxmBasicFieldName>(
   match: Match,
   name: N,
-): Extract<OxmField, { field: N }> | undefined {
-  return match.find((x) => x.field === name) as Extract<OxmField, { field: N }> | undefined;
+): { field: N; value: OxmValueOf<N>; mask?: OxmValueOf<N> } | undefined {
+  return match.find((x) => x.field === name) as { field: N; value: OxmValueOf<N>; mask?: OxmValueOf<N> } | undefined;
 }

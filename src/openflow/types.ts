@@ -47,6 +47,10 @@ export type OxmIpv6FieldName = 'ipv6_src' | 'ipv6_dst' | 'ipv6_nd_target';
 export type OxmBasicFieldName =
   | OxmNumberFieldName | OxmBigintFieldName | OxmMacFieldName | OxmIpv4FieldName | OxmIpv6FieldName;
 
+/** The value type of a basic field: `OxmValueOf<'in_port'>` is number, of 'eth_dst' string. */
+export type OxmValueOf<N extends OxmBasicFieldName> =
+  N extends OxmNumberFieldName ? number : N extends OxmBigintFieldName ? bigint : string;
+
 export type OxmBasicField =
   | Oxm<OxmNumberFieldName, number>
   | Oxm<OxmBigintFieldName, bigint>
