@@ -5,6 +5,27 @@
  * encoder and decoder. Encoding writes the header with a zero length, then the body, then
  * patches the length. Decoding checks the header, bounds a Reader to exactly the message, and
  * dispatches on the type byte. The decoder throws nothing but DecodeError.
+ *
+ * This module is the entry point: it re-exports the types, errors, constants (as `OFP`), the
+ * framer, the OXM helpers and the builders. Typical use on a switch connection:
+ *
+ *   const framer = new OfFramer();
+ *   socket.on('data', (chunk) => {
+ *     for (const frame of framer.push(chunk)) {        // throws DecodeError: stream out of sync
+ *       const msg = decodeMessage(frame);               // throws DecodeError: one bad message
+ *       if (msg.type === 'ECHO_REQUEST') socket.write(encodeMessage(echoReply(msg)));
+ *       if (msg.type === 'ROLE_STATUS') ...             // demoted by a newer master
+ *     }
+ *   });
+ *   socket.write(encodeMessage(roleRequest(OFP.OFPCR_ROLE_MASTER, term, nextXid())));
+ *   socket.write(encodeMessage(flowMod({
+ *     xid: nextXid(), tableId: 0, priority: 100, cookie: 0xf10e000000000001n,
+ *     match: match({ in_port: 1, eth_type: 0x0800, ipv4_dst: '10.0.0.1' }),
+ *     instructions: [applyActions(output(2))],
+ *   })));
+ *
+ * A DecodeError that carries `ofpError` and `xid` can be answered with an OFPT_ERROR; one from
+ * the framer means the connection must be closed.
  */
 import * as C from './constants.js';
 import { DecodeError, EncodeError, type OfHeader } from './errors.js';
