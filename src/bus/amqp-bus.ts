@@ -47,6 +47,8 @@ interface Session {
   readonly url: string
   readonly queue: string | undefined
   readonly events: boolean
+  /** Patterns bound to this session's queue. */
+  readonly bound: Set<string>
   /** Set when the connection or channel closed; an ended session is never reused. */
   ended: boolean
 }
@@ -168,9 +170,16 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
   subscribe(pattern: string, handler: MessageHandler): void {
     if (this.mode === 'publish') throw new BusConfigError("subscribe() on a bus in 'publish' mode")
     if (this.isClosed()) return
-    const isNew = this.subscriptions.add(pattern, handler)
-    const session = this.session
-    if (isNew && this.state === 'up' && session?.queue) {
+    this.subscriptions.add(pattern, handler)
+    if (this.state === 'up' && this.session) this.bindMissing(this.session)
+  }
+
+  /** Binds the patterns the session's queue lacks (those subscribed since its setup began). */
+  private bindMissing(session: Session): void {
+    if (!session.queue) return
+    for (const pattern of this.subscriptions.patterns()) {
+      if (session.bound.has(pattern)) continue
+      session.bound.add(pattern)
       // A failed bind means the channel is gone; the reconnect that follows binds every pattern anew.
       session.channel.bindQueue(session.queue, this.exchange, pattern).catch(() => {})
     }
@@ -237,11 +246,12 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
       channel.on('close', () => { if (session) this.lost(session, closeReason) })
       await channel.assertExchange(this.exchange, 'topic', {durable: false, autoDelete: true})
       let queue: string | undefined
+      const bound = new Set<string>()
       if (this.mode !== 'publish') {
         queue = (await channel.assertQueue('', {exclusive: true, durable: false, autoDelete: true})).queue
         this.ownQueues.add(queue)
-        // Patterns added while we bind are picked up too: loop until every one is bound.
-        const bound = new Set<string>()
+        // Patterns subscribed while we bind are picked up too: loop until every one is bound (and
+        // adopt() binds any that come during the last steps).
         for (let next = this.unbound(bound); next !== undefined; next = this.unbound(bound)) {
           await channel.bindQueue(queue, this.exchange, next)
           bound.add(next)
@@ -250,7 +260,7 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
         const consumerQueue = queue
         await channel.consume(queue, (message) => this.onDelivery(message, consumerQueue), {noAck: true, exclusive: true})
       }
-      session = {model, channel, url, queue, events, ended: false}
+      session = {model, channel, url, queue, events, bound, ended: false}
       return session
     } catch (error) {
       await endModel(model)
@@ -268,6 +278,7 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
     this.session = session
     this.state = 'up'
     this.failedRounds = 0
+    this.bindMissing(session)
     this._eventsAvailable = session.events
     this.emitSafe('up', session.queue ?? '')
     return true
