@@ -268,6 +268,8 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   private readonly watched = new Map<number, (error: OpenFlowError) => void>();
   private nextXid = 1;
   private gotHello = false;
+  /** The first two bytes of the stream (version and type of the first header). */
+  private streamHead = Buffer.alloc(0);
   private started = false;
   private lastHeardMs = Date.now();
   private echoOutstanding = false;
@@ -510,6 +512,7 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
     if (this.stateValue === 'closed' || this.closing) return;
     this.lastHeardMs = Date.now();
     this.echoOutstanding = false;
+    if (this.streamHead.length < 2 && !this.checkStreamHead(chunk)) return;
     let frames: Buffer[];
     try {
       frames = this.framer.push(chunk);
@@ -535,6 +538,20 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
         });
       }
     }
+  }
+
+  /**
+   * The stream must open with a HELLO header. Checked on its first two bytes, so that a peer
+   * speaking something else (an HTTP probe, a port scanner) is dropped at once instead of
+   * leaving the framer waiting for the 20 kB its first bytes happen to announce.
+   */
+  private checkStreamHead(chunk: Buffer): boolean {
+    this.streamHead = Buffer.concat([this.streamHead, chunk.subarray(0, 2 - this.streamHead.length)]);
+    if (this.streamHead.length < 2) return true;
+    const [version, type] = [this.streamHead[0]!, this.streamHead[1]!];
+    if (type === OFP.OFPT_HELLO && version >= 1 && version <= 0x7f) return true;
+    this.protocolFailure('not an OpenFlow peer', new Error(`stream starts with 0x${this.streamHead.toString('hex')}, not a HELLO header`));
+    return false;
   }
 
   /**

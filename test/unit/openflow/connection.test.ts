@@ -118,7 +118,13 @@ describe('SwitchConnection (against a fake switch on loopback TCP)', function ()
       const {sw, conn} = await connectSwitch({hello: false});
       sw.send({type: 'ECHO_REQUEST', xid: 3, data: Buffer.alloc(0)});
       const [reason] = await once(conn, 'closed');
-      expect(reason).to.match(/expected HELLO first, got ECHO_REQUEST/);
+      expect(reason).to.match(/not an OpenFlow peer: stream starts with 0x0402/);
+    });
+
+    it('drops a peer that is not speaking OpenFlow at once (an HTTP probe announces a 21 kB message)', async () => {
+      const {sw, conn} = await connectSwitch({hello: false});
+      await sw.sendRaw(Buffer.from('GET / HTTP/1.1\r\n\r\n'), [1]); // even with the first byte alone
+      expect(await conn.closed()).to.match(/not an OpenFlow peer: stream starts with 0x4745/);
     });
   });
 
