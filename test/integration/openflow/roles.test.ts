@@ -153,6 +153,18 @@ describe('SwitchRegistry roles against Open vSwitch', function () {
     });
   }
 
+  it('a bridge dropping both controller connections at once (bridge/reconnect) comes back in the same roles, flows kept', async () => {
+    const before = (await lab().dumpFlows('br2')).length;
+    const goneA = new Promise<void>((resolve) => a.on('switch-disconnected', (s) => s.datapathId === 2n && resolve()));
+    const goneB = new Promise<void>((resolve) => b.on('switch-disconnected', (s) => s.datapathId === 2n && resolve()));
+    await lab().reconnectControllers('br2');
+    await Promise.all([goneA, goneB]);
+    await waitFor('br2 back in its roles', async () => b.roleOn(2n) === 'master' && a.roleOn(2n) === 'slave');
+    await waitForControllerRole(lab(), 'br2', b.port, 'master');
+    await waitForControllerRole(lab(), 'br2', a.port, 'slave');
+    expect(await lab().dumpFlows('br2')).to.have.length(before);
+  });
+
   it('a reconnecting switch replaces its old connection in the registry', async () => {
     const before = b.switches().find((s) => s.datapathId === 3n)!;
     // The switch side drops and redials: what OVS does after a network blip.
