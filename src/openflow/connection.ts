@@ -361,6 +361,12 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
       return Promise.reject(error);
     }
     const xid = this.allocXid();
+    let bytes: Buffer;
+    try {
+      bytes = encodeMessage({...message, xid} as OfMessage); // before anything waits for a reply
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
     const promise = new Promise<OfMessage>((resolve, reject) => {
       const entry: Pending = {
@@ -373,7 +379,7 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
       };
       this.pending.set(xid, entry);
     });
-    this.writeMessage({...message, xid} as OfMessage);
+    this.writeBytes(bytes);
     return promise as Promise<ReplyTo<T>>;
   }
 
@@ -397,13 +403,13 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   async sendConfirmedBatch(messages: readonly Outgoing[], options: RequestOptions = {}): Promise<Array<OpenFlowError | undefined>> {
     this.assertOpen();
     const results: Array<OpenFlowError | undefined> = messages.map(() => undefined);
-    const xids: number[] = [];
+    // All encoded first: a message that cannot be encoded fails the batch before any is sent.
+    const xids = messages.map(() => this.allocXid());
+    const encoded = messages.map((message, i) => encodeMessage({...message, xid: xids[i]!} as OfMessage));
     try {
-      messages.forEach((message, i) => {
-        const xid = this.allocXid();
-        xids.push(xid);
-        this.watched.set(xid, (error) => (results[i] = error));
-        this.writeMessage({...message, xid} as OfMessage);
+      encoded.forEach((bytes, i) => {
+        this.watched.set(xids[i]!, (error) => (results[i] = error));
+        this.writeBytes(bytes);
       });
       await this.barrier(options);
     } finally {
@@ -483,7 +489,10 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private writeMessage(message: OfMessage): void {
-    const bytes = encodeMessage(message);
+    this.writeBytes(encodeMessage(message));
+  }
+
+  private writeBytes(bytes: Buffer): void {
     if (this.blocked) {
       this.queue.push(bytes);
       this.queuedBytesValue += bytes.length;

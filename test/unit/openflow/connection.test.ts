@@ -226,6 +226,13 @@ describe('SwitchConnection (against a fake switch on loopback TCP)', function ()
       expect(reply.body.kind === 'FLOW' && reply.body.flows.map((f) => f.priority)).to.deep.equal([1, 2, 3, 4, 5]);
     });
 
+    it('rejects a request that cannot be encoded, leaving nothing pending', async () => {
+      const {conn} = await readySwitch();
+      const error = await conn.request({type: 'ROLE_REQUEST', role: 2 ** 40, generationId: 0n}).then(() => undefined, (e: unknown) => e);
+      expect(error).to.have.property('name', 'EncodeError');
+      expect(await conn.echo()).to.be.a('number');
+    });
+
     it('joinMultipartBodies refuses parts of different kinds', () => {
       expect(() => joinMultipartBodies([{kind: 'FLOW', flows: []}, {kind: 'PORT_DESC', ports: []}])).to.throw(/different kinds/);
     });
