@@ -53,6 +53,8 @@ describe('OvsLab (Open vSwitch in user space)', function () {
 
       const features = await lab.ofctl('show', 'br2');
       expect(features).to.match(/dpid:abcdef0123456789/);
+      await lab.addPort('br2', 'p5', {ofport: 5});
+      expect(await lab.ofctl('show', 'br2')).to.match(/ 5\(p5\): addr:/);
 
       await lab.deleteBridge('br2');
       expect(await lab.vsctl('list-br')).to.equal('br1\n');
