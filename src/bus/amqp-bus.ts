@@ -443,18 +443,22 @@ function describe(error: unknown): string {
   return String(error)
 }
 
-/** Closes a session's connection; see endModel. */
+/** Closes a session's channel, then its connection; see endModel. */
 async function endSession(session: Session): Promise<void> {
   session.ended = true
-  await endModel(session.model)
+  await endModel(session.model, session.channel)
 }
 
 /**
- * Closes a connection politely (what we published before is flushed first), and if the broker does not
- * answer within a moment (it is gone but the socket is not), destroys the socket: close() must never
- * leave a socket or a heartbeat timer keeping the process alive.
+ * Closes a connection politely, and if the broker does not answer within a moment (it is gone but the
+ * socket is not), destroys the socket: close() must never leave a socket or a heartbeat timer keeping
+ * the process alive.
+ *
+ * The channel is closed first and its close-ok awaited: that is what guarantees the broker has taken
+ * every message published on it. Closing the connection alone can overtake publishes still queued in
+ * amqplib, and a leaving instance's last message (its 'leave') would be lost.
  */
-async function endModel(model: ChannelModel): Promise<void> {
+async function endModel(model: ChannelModel, channel?: Channel): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const forced = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -462,8 +466,12 @@ async function endModel(model: ChannelModel): Promise<void> {
       resolve()
     }, 1000)
   })
+  const polite = (async () => {
+    if (channel) await channel.close().catch(() => {})
+    await model.close().catch(() => {})
+  })()
   try {
-    await Promise.race([model.close().catch(() => {}), forced])
+    await Promise.race([polite, forced])
   } finally {
     clearTimeout(timer)
   }

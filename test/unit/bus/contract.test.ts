@@ -200,6 +200,19 @@ export function busContract(name: string, makeHarness: () => Promise<ContractHar
       expect(deleted).to.not.include(watcher.queueName)
     })
 
+    it('delivers what was published just before close() (a leaving instance says goodbye this way)', async () => {
+      const receiver = h.newBus()
+      const got = collect(receiver, 'c.0.discover')
+      await receiver.start()
+      for (let i = 0; i < 5; i++) {
+        const leaver = await started()
+        expect(leaver.publish('c.0.discover', {msg: 'leave', i})).to.equal(true)
+        await leaver.close()
+      }
+      await until(() => got.length === 5, 'every goodbye')
+      expect(got.map((r) => (r.body as {i: number}).i)).to.deep.equal([0, 1, 2, 3, 4])
+    })
+
     it('closes idempotently: before start, twice, concurrently; start() after close() rejects', async () => {
       const never = h.newBus()
       await never.close()
