@@ -132,22 +132,27 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
 
   private async firstConnect(): Promise<void> {
     this.state = 'starting'
-    let session: Session
-    try {
-      session = await this.track(this.connectAny())
-    } catch (error) {
-      if (this.isClosed()) throw new BusClosedError('closed before the bus was ready', {cause: error})
-      this.state = 'idle'
-      this.starting = undefined // a later start() may try again
-      throw error
-    }
-    if (this.isClosed()) {
-      await endSession(session)
-      throw new BusClosedError('closed before the bus was ready')
-    }
-    if (!this.adopt(session)) {
-      // Lost in the instant between setup and now: treat as a normal loss (reconnect), start succeeded.
-      this.lost(session, 'connection closed right after setup')
+    for (let round = 1; ; round++) {
+      let session: Session
+      try {
+        session = await this.track(this.connectAny())
+      } catch (error) {
+        if (this.isClosed()) throw new BusClosedError('closed before the bus was ready', {cause: error})
+        this.state = 'idle'
+        this.starting = undefined // a later start() may try again
+        throw error
+      }
+      if (this.isClosed()) {
+        await endSession(session)
+        throw new BusClosedError('closed before the bus was ready')
+      }
+      if (this.adopt(session)) return
+      // The connection closed in the instant between its setup and now: try another round or two.
+      if (round === 3) {
+        this.state = 'idle'
+        this.starting = undefined
+        throw new BusStartError([{url: redactUrl(session.url), error: 'connection closed right after setup, three times'}])
+      }
     }
   }
 
