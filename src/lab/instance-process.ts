@@ -29,7 +29,11 @@ export interface InstanceProcessOptions {
   id: number
   domain?: string
   amqp: string
-  /** More CLI arguments for `start` (timing, ports...). */
+  /** OpenFlow port; 0 (default) lets the instance pick a free one and log it. */
+  ofPort?: number
+  /** REST API port; 0 (default) lets the instance pick a free one and log it. */
+  apiPort?: number
+  /** More CLI arguments for `start` (timing...). */
   args?: string[]
   env?: NodeJS.ProcessEnv
 }
@@ -61,6 +65,8 @@ export class InstanceProcess extends EventEmitter {
       '--domain', options.domain ?? '0',
       '--amqp', options.amqp,
       '--log-format', 'json',
+      '--of-port', String(options.ofPort ?? 0),
+      '--api-port', String(options.apiPort ?? 0),
       ...(options.args ?? []),
     ]
     this.child = spawn(process.execPath, args, {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, ...options.env}})

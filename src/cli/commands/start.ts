@@ -1,0 +1,119 @@
+import {Command, Flags} from '@oclif/core'
+import {Instance} from '../../controller/instance.js'
+import {PROFILES, DEFAULT_PROFILE, resolveTiming, SettingsError, type ElectionTiming} from '../../election/timing.js'
+import {validateDomain} from '../../election/messages.js'
+import {createLogger, type LogFormat, type LogLevel} from '../../log.js'
+import {amqpFlag, domainFlag, envName, logFlags} from '../flags.js'
+
+const timingFlag = (summary: string, env: string) => Flags.integer({summary, env: envName(env), helpGroup: 'TIMING'})
+
+export default class Start extends Command {
+  static override summary = 'Start one flowkeeper instance: join the election of its domain and hold the role it is given.'
+
+  static override description = `Instances of the same domain elect one master over RabbitMQ with keep-alive messages.
+Every role change is logged as one line (with --log-format json: event "role_change").
+SIGINT or SIGTERM stop the instance gracefully: it tells its peers it leaves, so a successor
+takes over at once.`
+
+  static override examples = [
+    '<%= config.bin %> start --id 1',
+    '<%= config.bin %> start --id 2 --domain lab --amqp amqp://guest:guest@127.0.0.1:5672 --log-format json',
+    'FLOWKEEPER_ID=3 FLOWKEEPER_PROFILE=reference <%= config.bin %> start',
+  ]
+
+  static override flags = {
+    id: Flags.integer({
+      char: 'i',
+      summary: 'Instance id (1-65535); the lowest live id becomes master. Default: random 1-10000.',
+      min: 1,
+      max: 65535,
+      env: envName('id'),
+    }),
+    domain: domainFlag,
+    amqp: amqpFlag,
+    profile: Flags.string({
+      summary: 'Named timing profile; single settings below override it.',
+      description: 'fast: sub-second failover that rides out 250 ms event-loop stalls. reference: the 1 s / 0.5 s / 1 miss timing of the reference algorithm.',
+      options: Object.keys(PROFILES),
+      default: DEFAULT_PROFILE,
+      env: envName('profile'),
+      helpGroup: 'TIMING',
+    }),
+    'keep-alive-interval-ms': timingFlag('Time between two keep-alives of this instance.', 'keep-alive-interval-ms'),
+    'timeout-check-delay-ms': timingFlag('Delay after each keep-alive before peers\' tokens are checked.', 'timeout-check-delay-ms'),
+    'miss-tolerance': timingFlag('Checks a peer may miss before it is declared dead.', 'miss-tolerance'),
+    'init-ms': timingFlag('How long a new instance listens before choosing its role.', 'init-ms'),
+    'self-fence-ms': timingFlag('Step down when our own keep-alive has not come back from the broker for this long.', 'self-fence-ms'),
+    'of-host': Flags.string({summary: 'Address to accept OpenFlow switch connections on.', default: '0.0.0.0', env: envName('of-host'), helpGroup: 'SWITCHES'}),
+    'of-port': Flags.integer({summary: 'OpenFlow port (0: any free port, logged).', default: 6653, min: 0, max: 65535, env: envName('of-port'), helpGroup: 'SWITCHES'}),
+    'api-host': Flags.string({summary: 'Address of the REST API (only this host unless you say otherwise).', default: '127.0.0.1', env: envName('api-host'), helpGroup: 'API'}),
+    'api-port': Flags.integer({summary: 'REST API port (0: any free port, logged).', default: 8080, min: 0, max: 65535, env: envName('api-port'), helpGroup: 'API'}),
+    'api-token': Flags.string({summary: 'Require "Authorization: Bearer <token>" on every API request.', env: envName('api-token'), helpGroup: 'API'}),
+    ...logFlags,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Start)
+    const domainProblem = validateDomain(flags.domain)
+    if (domainProblem) this.error(`--domain: ${domainProblem}`, {exit: 2})
+
+    let timing: ElectionTiming
+    try {
+      timing = resolveTiming(flags.profile, {
+        keepAliveIntervalMs: flags['keep-alive-interval-ms'],
+        timeoutCheckDelayMs: flags['timeout-check-delay-ms'],
+        missTolerance: flags['miss-tolerance'],
+        initMs: flags['init-ms'],
+        selfFenceMs: flags['self-fence-ms'],
+      })
+    } catch (error) {
+      if (error instanceof SettingsError) this.error(withFlagNames(error.message), {exit: 2})
+      throw error
+    }
+
+    const instId = flags.id ?? 1 + Math.floor(Math.random() * 10000)
+    const logger = createLogger({
+      format: flags['log-format'] as LogFormat,
+      level: flags['log-level'] as LogLevel,
+      file: flags['log-file'],
+      base: {inst_id: instId, domain: flags.domain},
+    })
+    const instance = new Instance({
+      instId, domain: flags.domain, amqpUrl: flags.amqp, timing, logger,
+      openflow: {host: flags['of-host'], port: flags['of-port']},
+      api: {host: flags['api-host'], port: flags['api-port'], token: flags['api-token']},
+    })
+
+    let stopping = false
+    const stop = async (signal: string) => {
+      if (stopping) return
+      stopping = true
+      logger.info(`stopping on ${signal}`, {event: 'stopping', signal})
+      await instance.stop()
+      logger.info('stopped', {event: 'stopped'})
+      process.exit(0)
+    }
+    process.on('SIGINT', () => void stop('SIGINT'))
+    process.on('SIGTERM', () => void stop('SIGTERM'))
+
+    logger.info('starting', {event: 'starting', amqp: redactUrl(flags.amqp), profile: flags.profile, ...timing})
+    try {
+      await instance.start()
+    } catch (error) {
+      logger.error(`cannot start: ${(error as Error).message}`, {event: 'start_failed'})
+      await instance.stop().catch(() => {})
+      this.exit(1)
+    }
+  }
+}
+
+/** Settings errors name settings as the code does (keepAliveIntervalMs); say them as flags here. */
+function withFlagNames(message: string): string {
+  return message.replace(/\b(keepAliveIntervalMs|timeoutCheckDelayMs|missTolerance|initMs|selfFenceMs)\b/g,
+    (name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
+}
+
+/** Passwords do not belong in logs. */
+function redactUrl(urls: string): string {
+  return urls.split(',').map((url) => url.replace(/\/\/([^:@/]+):([^@/]*)@/, '//$1:***@')).join(',')
+}

@@ -1,0 +1,70 @@
+// One flowkeeper instance: the parts wired together. It owns their lifecycle (start in order,
+// stop in reverse) and nothing else; each part does its own job.
+import {AmqpBus} from '../bus/amqp-bus.js'
+import type {Bus} from '../bus/types.js'
+import type {ElectionTiming} from '../election/timing.js'
+import type {Logger} from '../log.js'
+import {SwitchRegistry} from '../openflow/switch-registry.js'
+import {RestServer} from '../northbound/rest-server.js'
+import {ElectionDriver} from './election-driver.js'
+import {RoleFence} from './role-fence.js'
+
+export interface InstanceOptions {
+  instId: number
+  domain: string
+  amqpUrl: string
+  timing: ElectionTiming
+  logger: Logger
+  /** OpenFlow listener; port 0 picks a free one. Omitted: no switches (election only). */
+  openflow?: {host: string, port: number}
+  /** REST API; port 0 picks a free one. Omitted: no API. */
+  api?: {host: string, port: number, token?: string}
+  /** For tests: a bus other than RabbitMQ. */
+  bus?: Bus
+}
+
+export class Instance {
+  readonly bus: Bus
+  readonly election: ElectionDriver
+  registry: SwitchRegistry | undefined
+  rest: RestServer | undefined
+  private stopping: Promise<void> | undefined
+
+  constructor(private readonly options: InstanceOptions) {
+    this.bus = options.bus ?? new AmqpBus({url: options.amqpUrl, connectionName: `flowkeeper ${options.domain}/${options.instId}`})
+    this.election = new ElectionDriver({
+      instId: options.instId,
+      domain: options.domain,
+      timing: options.timing,
+      bus: this.bus,
+      logger: options.logger,
+    })
+  }
+
+  get domain(): string { return this.options.domain }
+
+  async start(): Promise<void> {
+    const log = this.options.logger
+    if (this.options.openflow) {
+      // Switches are accepted before the election starts: their generation ids reach the
+      // election before it could promote, and they are held as SLAVE until it decides.
+      this.registry = await SwitchRegistry.listen({...this.options.openflow, logger: log})
+      new RoleFence(this.election, this.registry, log).attach()
+    }
+    if (this.options.api) {
+      this.rest = await RestServer.start({...this.options.api, instance: this, logger: log})
+      log.info('REST API listening', {event: 'api_listening', url: this.rest.url})
+    }
+    await this.election.start()
+  }
+
+  /** Graceful stop; safe to call more than once (every call waits for the same stop). */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.election.stop()
+      await this.rest?.close()
+      await this.registry?.close()
+    })()
+    return this.stopping
+  }
+}

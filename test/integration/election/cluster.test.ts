@@ -1,0 +1,161 @@
+// The election for real: a private RabbitMQ, instances started with the CLI as separate
+// processes, faults made with real signals. What is asserted is what the instances log.
+import {expect} from 'chai'
+import amqp from 'amqplib'
+import {LocalCluster} from '../../../src/lab/local-cluster.js'
+import type {InstanceProcess} from '../../../src/lab/instance-process.js'
+import {sharedBroker, startBroker} from '../../helpers/broker.js'
+
+const ROLE_TIMEOUT_MS = 15_000
+let domainCounter = 0
+const freshDomain = () => `it${process.pid}x${++domainCounter}`
+
+describe('election cluster (real RabbitMQ, CLI processes)', function () {
+  this.timeout(60_000)
+  let url: string
+  const clusters: LocalCluster[] = []
+
+  before(async function () {
+    this.timeout(180_000)
+    url = (await sharedBroker()).url
+  })
+
+  afterEach(async () => {
+    await Promise.all(clusters.splice(0).map((c) => c.killAll()))
+  })
+
+  function newCluster(amqpUrl = url, domain = freshDomain()): LocalCluster {
+    const cluster = new LocalCluster(amqpUrl, domain)
+    clusters.push(cluster)
+    return cluster
+  }
+
+  async function threeInstances(cluster: LocalCluster): Promise<InstanceProcess> {
+    // Started highest id first: the lowest must still win, whatever the order of arrival.
+    for (const id of [3, 2, 1]) cluster.spawn({id})
+    return cluster.waitForSingleMaster(ROLE_TIMEOUT_MS)
+  }
+
+  /** Role changes logged by `member` after `since` (epoch ms). */
+  const changesSince = (member: InstanceProcess, since: number) => member.roleChanges.filter((c) => c.ts > since)
+
+  it('three instances elect the lowest id', async () => {
+    const cluster = newCluster()
+    const master = await threeInstances(cluster)
+    expect(master.id).to.equal(1)
+    expect(cluster.members.get(2)!.role).to.equal('slave')
+    expect(cluster.members.get(3)!.role).to.equal('slave')
+  })
+
+  it('SIGKILL the master: the lowest live id takes over with a higher term', async () => {
+    const cluster = newCluster()
+    const first = await threeInstances(cluster)
+    const firstTerm = first.term!
+    await first.kill()
+    const next = await cluster.waitForSingleMaster(ROLE_TIMEOUT_MS)
+    expect(next.id).to.equal(2)
+    expect(next.term).to.be.greaterThan(firstTerm)
+    expect(cluster.members.get(3)!.role).to.equal('slave')
+  })
+
+  it('SIGTERM the master: it leaves and the successor takes over because of the leave', async () => {
+    const cluster = newCluster()
+    const first = await threeInstances(cluster)
+    first.signal('SIGTERM')
+    const exit = await first.exited
+    expect(exit.code).to.equal(0)
+    const next = await cluster.waitForSingleMaster(ROLE_TIMEOUT_MS)
+    expect(next.id).to.equal(2)
+    expect(next.roleChanges.at(-1)!.reason).to.equal('master_left')
+  })
+
+  it('SIGSTOP the master: it is replaced; SIGCONT: it steps down without a fight', async () => {
+    const cluster = newCluster()
+    const first = await threeInstances(cluster)
+    first.signal('SIGSTOP')
+    const next = await cluster.members.get(2)!.waitForRole('master', ROLE_TIMEOUT_MS)
+    expect(next.term).to.be.greaterThan(first.term!)
+    const resumedAt = Date.now()
+    first.signal('SIGCONT')
+    await first.waitForRole('slave', ROLE_TIMEOUT_MS)
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    // The new master never lost its role to the resumed one, and nobody flapped afterwards.
+    const second = cluster.members.get(2)!
+    expect(second.role).to.equal('master')
+    expect(changesSince(second, resumedAt)).to.deep.equal([])
+    expect(changesSince(cluster.members.get(3)!, resumedAt)).to.deep.equal([])
+    expect(first.role).to.equal('slave')
+  })
+
+  it('a broker restart ends with exactly one master', async function () {
+    this.timeout(180_000)
+    const broker = await startBroker()
+    try {
+      const cluster = newCluster(broker.url)
+      await threeInstances(cluster)
+      await broker.restart()
+      // Everyone must notice the loss and hold no role ...
+      await Promise.all(cluster.running().map((m) => m.waitForLine((l) => l.event === 'broker_lost', 60_000, 'broker_lost')))
+      // ... then come back to exactly one master.
+      const master = await cluster.waitForSingleMaster(60_000)
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      expect(cluster.masters()).to.deep.equal([master])
+    } finally {
+      await broker.stop()
+    }
+  })
+
+  it('a second domain on the same broker elects its own master, unaffected by the first', async () => {
+    const a = newCluster()
+    const b = newCluster()
+    const masterA = await threeInstances(a)
+    for (const id of [5, 4]) b.spawn({id})
+    const masterB = await b.waitForSingleMaster(ROLE_TIMEOUT_MS)
+    expect(masterA.id).to.equal(1)
+    expect(masterB.id).to.equal(4)
+    const killedAt = Date.now()
+    await masterA.kill()
+    await a.waitForSingleMaster(ROLE_TIMEOUT_MS)
+    expect(changesSince(masterB, killedAt)).to.deep.equal([])
+    expect(changesSince(b.members.get(5)!, killedAt)).to.deep.equal([])
+  })
+
+  it('garbage on the routing key changes nothing and is counted as dropped', async () => {
+    const domain = freshDomain()
+    const cluster = newCluster(url, domain)
+    const master = await threeInstances(cluster)
+    const before = Date.now()
+
+    const connection = await amqp.connect(url)
+    try {
+      const channel = await connection.createChannel()
+      const key = `c.${domain}.discover`
+      const garbage: Buffer[] = [
+        Buffer.from('not json at all'),
+        Buffer.from('{"v":1,"msg":"keep_alive"'),
+        Buffer.from(JSON.stringify({v: 1, msg: 'keep_alive', domain, inst_id: 'one', role: 'master', qid: 'x', term: 'high'})),
+        Buffer.from(JSON.stringify({v: 1, msg: 'keep_alive', domain, inst_id: -4, role: 'emperor', qid: 7, term: 1e300})),
+        Buffer.from(JSON.stringify({v: 99, msg: 'keep_alive', domain, inst_id: 0, role: 'master', qid: 'q', term: 2 ** 60})),
+        Buffer.from(JSON.stringify({v: 1, msg: 'keep_alive', domain: 'elsewhere', inst_id: 0, role: 'master', qid: 'q', term: 9})),
+        Buffer.from(JSON.stringify({v: 1, msg: 'leave', domain, inst_id: 'all'})),
+        Buffer.from(JSON.stringify([1, 2, 3])),
+        Buffer.from('null'),
+        Buffer.alloc(2 * 1024 * 1024, 0x7b), // 2 MiB of '{'
+      ]
+      for (let round = 0; round < 20; round++) {
+        for (const body of garbage) channel.publish('SDN_Bridge', key, body)
+      }
+      await channel.close()
+    } finally {
+      await connection.close()
+    }
+
+    await master.waitForLine((l) => l.event === 'message_dropped' && l.ts > before, 5000, 'a message_dropped warning')
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    for (const member of cluster.running()) {
+      expect(member.running, `instance ${member.id} still runs`).to.equal(true)
+      expect(changesSince(member, before), `role changes of ${member.id}`).to.deep.equal([])
+    }
+    expect(cluster.masters().map((m) => m.id)).to.deep.equal([1])
+  })
+})
