@@ -1,0 +1,631 @@
+/**
+ * A device's flow tables with OpenFlow 1.3 flow-mod semantics: the one `FlowTable.apply(flowMod)`
+ * that serves the master's store, the slaves' mirrors (through the changes it returns) and the
+ * tests. Pure: no I/O, no clock.
+ *
+ * Semantics (OpenFlow 1.3.x §6.4, "Flow Table Modification Messages", cross-checked against
+ * Open vSwitch 3.1 where the spec leaves room):
+ * - Identity of an entry: (table_id, priority, match), the match in canonical form (match-bits.ts),
+ *   so field order, redundant masks and address spelling do not make two entries.
+ * - ADD inserts, or replaces the entry with the same identity (cookie, timeouts, flags and
+ *   instructions all come from the request). OFPFF_CHECK_OVERLAP refuses the ADD with
+ *   OFPFMFC_OVERLAP when another entry of the same table and priority could match a packet the
+ *   new one matches; the entry with the very same match is not an overlap, it is replaced (OVS does
+ *   the same). table_id OFPTT_ALL is OFPFMFC_BAD_TABLE_ID.
+ * - MODIFY / MODIFY_STRICT replace the instructions of the selected entries and leave cookie,
+ *   timeouts and flags unchanged; they never insert (1.3 dropped 1.0's modify-as-add). OFPTT_ALL
+ *   is OFPFMFC_BAD_TABLE_ID: the spec allows it for deletes only, and OVS refuses it.
+ * - DELETE / DELETE_STRICT remove the selected entries; OFPTT_ALL means every table. out_port /
+ *   out_group restrict them to entries with an OUTPUT to that port / a GROUP action to that
+ *   group, in apply- or write-actions (OFPP_ANY / OFPG_ANY: no restriction). The spec says
+ *   MODIFY ignores these fields, and so do we (as OVS does).
+ * - Strict selection: same priority and identical match. Non-strict: any priority, and the entry's
+ *   match is at least as specific as the request's (match-bits.ts `covered`).
+ * - MODIFY and DELETE select only entries whose cookie agrees with the request's cookie on
+ *   cookie_mask (cookie_mask 0: every entry). ADD ignores cookie_mask.
+ * - Counters and durations are the switch's business and are not kept here, so
+ *   OFPFF_RESET_COUNTS changes nothing in this table (the flag itself is stored, as OVS does).
+ * - Instructions are kept in canonical form: in the order the pipeline executes them (meter,
+ *   apply, clear, write, write-metadata, goto), empty apply/write-actions dropped, set-field
+ *   values canonical — how OVS reports them in flow stats.
+ * - Not checked here: prerequisites, port/group/meter existence, table capabilities. Apply a
+ *   flow-mod here after (or in step with) the switch accepting it.
+ */
+import {
+  OFP, matchKey, type FlowModMessage, type FlowStats, type Instruction, type Action, type Match,
+} from '../openflow/codec.js';
+import {
+  MatchValueError, covered, matchBits, normalizeField, normalizeMatch, overlaps, type FieldBits,
+} from './match-bits.js';
+import {
+  JsonShapeError, instructionToJson, instructionsFromJson, matchFromJson, matchToJson, record, u64String,
+  uint, type InstructionJson, type OxmFieldJson,
+} from './json.js';
+
+// ---------------------------------------------------------------------------------------------
+// Entries and identities
+// ---------------------------------------------------------------------------------------------
+
+/** One flow entry as the cluster believes it is on the switch. Treat as immutable. */
+export interface FlowEntry {
+  readonly tableId: number;
+  readonly priority: number;
+  /** Canonical (see match-bits.ts). */
+  readonly match: Match;
+  readonly cookie: bigint;
+  /** Seconds; 0 = never. */
+  readonly idleTimeout: number;
+  readonly hardTimeout: number;
+  /** OFPFF_* bits, as given by the ADD that created the entry. */
+  readonly flags: number;
+  /** Canonical order (see the module comment). */
+  readonly instructions: Instruction[];
+}
+
+export interface FlowIdentity {
+  tableId: number;
+  priority: number;
+  match: Match;
+}
+
+/** The identity of a flow as a string: equal for equal identities, whatever the match's spelling. */
+export function flowKey(id: FlowIdentity): string {
+  return keyOfCanonical(id.tableId, id.priority, normalizeMatch(id.match));
+}
+
+function keyOfCanonical(tableId: number, priority: number, canonicalMatch: Match): string {
+  return `${tableId}/${priority}/${matchKey(canonicalMatch)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cookie namespace
+// ---------------------------------------------------------------------------------------------
+
+/** The cookies the cluster owns: those equal to `value` on the bits of `mask`. */
+export interface CookieNamespace {
+  value: bigint;
+  mask: bigint;
+}
+
+/** Mask 0: every cookie is owned (the default when no namespace is configured). */
+export const EVERY_COOKIE: CookieNamespace = Object.freeze({ value: 0n, mask: 0n });
+
+export function cookieInNamespace(cookie: bigint, ns: CookieNamespace): boolean {
+  return (cookie & ns.mask) === (ns.value & ns.mask);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canonical instructions
+// ---------------------------------------------------------------------------------------------
+
+const EXECUTION_ORDER: Readonly<Record<Instruction['type'], number>> = {
+  METER: 0, APPLY_ACTIONS: 1, CLEAR_ACTIONS: 2, WRITE_ACTIONS: 3, WRITE_METADATA: 4, GOTO_TABLE: 5, EXPERIMENTER: 6,
+};
+
+function canonicalAction(a: Action): Action {
+  switch (a.type) {
+    case 'SET_FIELD': return { type: 'SET_FIELD', field: normalizeField(a.field) };
+    case 'EXPERIMENTER': return { type: 'EXPERIMENTER', experimenter: a.experimenter, data: Buffer.from(a.data) };
+    default: return { ...a };
+  }
+}
+
+/** Instructions in canonical form (throws MatchValueError for a bad set-field value). */
+export function canonicalInstructions(list: Instruction[]): Instruction[] {
+  const out: Instruction[] = [];
+  for (const ins of list) {
+    switch (ins.type) {
+      case 'APPLY_ACTIONS':
+      case 'WRITE_ACTIONS':
+        if (ins.actions.length > 0) out.push({ type: ins.type, actions: ins.actions.map(canonicalAction) });
+        break;
+      case 'EXPERIMENTER':
+        out.push({ type: 'EXPERIMENTER', experimenter: ins.experimenter, data: Buffer.from(ins.data) });
+        break;
+      default:
+        out.push({ ...ins });
+    }
+  }
+  // Array.prototype.sort is stable: two instructions of one type (invalid anyway) keep their order.
+  return out.sort((a, b) => (EXECUTION_ORDER[a.type] ?? 9) - (EXECUTION_ORDER[b.type] ?? 9));
+}
+
+function instructionsText(list: Instruction[], semantic: boolean): string {
+  const json = list.map(instructionToJson);
+  if (semantic) {
+    // max_len only means something for output to the controller; switches echo whatever was sent.
+    for (const ins of json) {
+      if (ins.type !== 'APPLY_ACTIONS' && ins.type !== 'WRITE_ACTIONS') continue;
+      for (const a of ins.actions) if (a.type === 'OUTPUT' && a.port !== OFP.OFPP_CONTROLLER) a.maxLen = 0;
+    }
+  }
+  return JSON.stringify(json);
+}
+
+/**
+ * Whether two entries of the same identity install the same behaviour: same cookie, timeouts,
+ * flags and instructions, where OUTPUT max_len counts only for output to the controller. This is
+ * what reconciliation compares (a switch's flow stats against the table).
+ */
+export function sameFlowContent(a: FlowEntry, b: FlowEntry): boolean {
+  return a.cookie === b.cookie && a.idleTimeout === b.idleTimeout && a.hardTimeout === b.hardTimeout
+    && a.flags === b.flags && instructionsText(a.instructions, true) === instructionsText(b.instructions, true);
+}
+
+/** Exact equality of two entries (identity and every stored field). */
+export function entryEquals(a: FlowEntry, b: FlowEntry): boolean {
+  return JSON.stringify(entryToJson(a)) === JSON.stringify(entryToJson(b));
+}
+
+/** Whether the entry sends to `port` (OUTPUT in apply- or write-actions). */
+export function outputsTo(instructions: Instruction[], port: number): boolean {
+  return instructions.some((i) => (i.type === 'APPLY_ACTIONS' || i.type === 'WRITE_ACTIONS')
+    && i.actions.some((a) => a.type === 'OUTPUT' && a.port === port));
+}
+
+/** Whether the entry uses group `groupId` (GROUP action in apply- or write-actions). */
+export function usesGroup(instructions: Instruction[], groupId: number): boolean {
+  return instructions.some((i) => (i.type === 'APPLY_ACTIONS' || i.type === 'WRITE_ACTIONS')
+    && i.actions.some((a) => a.type === 'GROUP' && a.groupId === groupId));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions
+// ---------------------------------------------------------------------------------------------
+
+/** An entry in canonical form. Throws MatchValueError for a value that does not fit its field. */
+export function normalizeEntry(e: FlowEntry): FlowEntry {
+  return {
+    tableId: e.tableId,
+    priority: e.priority,
+    match: normalizeMatch(e.match),
+    cookie: e.cookie,
+    idleTimeout: e.idleTimeout,
+    hardTimeout: e.hardTimeout,
+    flags: e.flags,
+    instructions: canonicalInstructions(e.instructions),
+  };
+}
+
+/** The entry a switch reports in a flow-stats reply (counters and durations dropped). */
+export function entryFromFlowStats(fs: FlowStats): FlowEntry {
+  return normalizeEntry(fs);
+}
+
+/** An ADD that installs `entry` as it is (replacing whatever has its identity). */
+export function addFlowModFor(entry: FlowEntry, xid = 0): FlowModMessage {
+  return {
+    type: 'FLOW_MOD', xid, cookie: entry.cookie, cookieMask: 0n, tableId: entry.tableId, command: OFP.OFPFC_ADD,
+    idleTimeout: entry.idleTimeout, hardTimeout: entry.hardTimeout, priority: entry.priority,
+    bufferId: OFP.OFP_NO_BUFFER, outPort: OFP.OFPP_ANY, outGroup: OFP.OFPG_ANY, flags: entry.flags,
+    match: entry.match, instructions: entry.instructions,
+  };
+}
+
+/**
+ * A DELETE_STRICT of exactly this entry. With `exactCookie` (the default) the cookie mask is all
+ * ones, so a flow of the same identity that someone else has since installed under another cookie
+ * is left alone.
+ */
+export function deleteFlowModFor(entry: FlowIdentity & { cookie?: bigint }, opts: { exactCookie?: boolean; xid?: number } = {}): FlowModMessage {
+  const exact = (opts.exactCookie ?? true) && entry.cookie !== undefined;
+  return {
+    type: 'FLOW_MOD', xid: opts.xid ?? 0, cookie: exact ? entry.cookie! : 0n, cookieMask: exact ? 0xffffffffffffffffn : 0n,
+    tableId: entry.tableId, command: OFP.OFPFC_DELETE_STRICT, idleTimeout: 0, hardTimeout: 0, priority: entry.priority,
+    bufferId: OFP.OFP_NO_BUFFER, outPort: OFP.OFPP_ANY, outGroup: OFP.OFPG_ANY, flags: 0, match: entry.match, instructions: [],
+  };
+}
+
+export interface FlowEntryJson {
+  tableId: number;
+  priority: number;
+  /** Decimal. */
+  cookie: string;
+  idleTimeout: number;
+  hardTimeout: number;
+  flags: number;
+  match: OxmFieldJson[];
+  instructions: InstructionJson[];
+}
+
+export function entryToJson(e: FlowEntry): FlowEntryJson {
+  return {
+    tableId: e.tableId,
+    priority: e.priority,
+    cookie: e.cookie.toString(),
+    idleTimeout: e.idleTimeout,
+    hardTimeout: e.hardTimeout,
+    flags: e.flags,
+    match: matchToJson(e.match),
+    instructions: e.instructions.map(instructionToJson),
+  };
+}
+
+function canonicalOrShapeError<T>(path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof MatchValueError) throw new JsonShapeError(path, err.message);
+    throw err;
+  }
+}
+
+/** Reads (and validates, and normalizes) an entry written by entryToJson. Throws JsonShapeError. */
+export function entryFromJson(raw: unknown, path = 'entry'): FlowEntry {
+  const o = record(raw, path);
+  const e: FlowEntry = {
+    tableId: uint(o.tableId, 8, `${path}.tableId`),
+    priority: uint(o.priority, 16, `${path}.priority`),
+    cookie: u64String(o.cookie, `${path}.cookie`),
+    idleTimeout: uint(o.idleTimeout, 16, `${path}.idleTimeout`),
+    hardTimeout: uint(o.hardTimeout, 16, `${path}.hardTimeout`),
+    flags: uint(o.flags, 16, `${path}.flags`),
+    match: matchFromJson(o.match, `${path}.match`),
+    instructions: instructionsFromJson(o.instructions, `${path}.instructions`),
+  };
+  if (e.tableId > OFP.OFPTT_MAX) throw new JsonShapeError(`${path}.tableId`, `a flow lives in tables 0..${OFP.OFPTT_MAX}`);
+  return canonicalOrShapeError(path, () => normalizeEntry(e));
+}
+
+export function identityToJson(id: FlowIdentity): { tableId: number; priority: number; match: OxmFieldJson[] } {
+  return { tableId: id.tableId, priority: id.priority, match: matchToJson(id.match) };
+}
+
+export function identityFromJson(raw: unknown, path = 'id'): FlowIdentity {
+  const o = record(raw, path);
+  const tableId = uint(o.tableId, 8, `${path}.tableId`);
+  const priority = uint(o.priority, 16, `${path}.priority`);
+  const match = matchFromJson(o.match, `${path}.match`);
+  return { tableId, priority, match: canonicalOrShapeError(path, () => normalizeMatch(match)) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changes
+// ---------------------------------------------------------------------------------------------
+
+/** What one flow-mod did to the table, entry by entry. */
+export type FlowChange =
+  /** A new identity. */
+  | { op: 'add'; entry: FlowEntry }
+  /** ADD over an existing identity: the switch restarts the entry's duration (and timeouts). */
+  | { op: 'replace'; before: FlowEntry; entry: FlowEntry }
+  /** MODIFY: new instructions, the rest unchanged. */
+  | { op: 'modify'; before: FlowEntry; entry: FlowEntry }
+  | { op: 'remove'; entry: FlowEntry };
+
+/** Why a flow-mod was refused: the OFPT_ERROR a switch would send. */
+export interface FlowModFailure {
+  /** OFPET_*. */
+  errorType: number;
+  code: number;
+  reason: string;
+}
+
+export type ApplyResult = { ok: true; changes: FlowChange[] } | { ok: false; error: FlowModFailure };
+
+/**
+ * The state-independent form of a change, which is what a mirror applies: put this entry (by its
+ * identity), or delete this identity. Applying an edit twice is applying it once.
+ */
+export type TableEdit = { op: 'put'; entry: FlowEntry } | { op: 'del'; id: FlowIdentity };
+
+export function editsOf(changes: readonly FlowChange[]): TableEdit[] {
+  return changes.map((c) => (c.op === 'remove'
+    ? { op: 'del', id: { tableId: c.entry.tableId, priority: c.entry.priority, match: c.entry.match } }
+    : { op: 'put', entry: c.entry }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+// ---------------------------------------------------------------------------------------------
+
+export interface FlowTableOptions {
+  /** The cookies the cluster owns; default EVERY_COOKIE. */
+  ownedCookie?: CookieNamespace;
+}
+
+/** The JSON-safe canonical form of a table (entries in table order). */
+export interface FlowTableSnapshot {
+  v: 1;
+  entries: FlowEntryJson[];
+}
+
+/** Upper bound on entries read from a snapshot: well above any switch's flow table. */
+const MAX_SNAPSHOT_ENTRIES = 1_000_000;
+
+interface Rec {
+  key: string;
+  entry: FlowEntry;
+  bits: Map<string, FieldBits>;
+}
+
+function fail(errorType: number, code: number, reason: string): ApplyResult {
+  return { ok: false, error: { errorType, code, reason } };
+}
+
+const U64_MAX = 0xffffffffffffffffn;
+
+function isUint(v: unknown, bits: number): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** bits;
+}
+
+function isU64(v: unknown): v is bigint {
+  return typeof v === 'bigint' && v >= 0n && v <= U64_MAX;
+}
+
+export class FlowTable {
+  readonly ownedCookie: CookieNamespace;
+  readonly #recs = new Map<string, Rec>();
+  #sorted: Rec[] | undefined;
+
+  constructor(options: FlowTableOptions = {}) {
+    const ns = options.ownedCookie ?? EVERY_COOKIE;
+    this.ownedCookie = Object.freeze({ value: ns.value, mask: ns.mask });
+  }
+
+  get size(): number {
+    return this.#recs.size;
+  }
+
+  /** Applies one FLOW_MOD; returns what changed, or the error a switch would answer with. */
+  apply(fm: FlowModMessage): ApplyResult {
+    const bad = this.#check(fm);
+    if (bad) return { ok: false, error: bad };
+    let match: Match;
+    let instructions: Instruction[];
+    try {
+      match = normalizeMatch(fm.match);
+    } catch (err) {
+      if (err instanceof MatchValueError) return fail(OFP.OFPET_BAD_MATCH, OFP.OFPBMC_BAD_VALUE, err.message);
+      throw err;
+    }
+    try {
+      instructions = canonicalInstructions(fm.instructions);
+    } catch (err) {
+      if (err instanceof MatchValueError) return fail(OFP.OFPET_BAD_ACTION, OFP.OFPBAC_BAD_SET_ARGUMENT, err.message);
+      throw err;
+    }
+    switch (fm.command) {
+      case OFP.OFPFC_ADD: return this.#add(fm, match, instructions);
+      case OFP.OFPFC_MODIFY:
+      case OFP.OFPFC_MODIFY_STRICT: return this.#modify(fm, match, instructions);
+      case OFP.OFPFC_DELETE:
+      case OFP.OFPFC_DELETE_STRICT: return this.#delete(fm, match);
+      default: return fail(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_COMMAND, `unknown flow-mod command ${fm.command}`);
+    }
+  }
+
+  #check(fm: FlowModMessage): FlowModFailure | undefined {
+    const err = (errorType: number, code: number, reason: string): FlowModFailure => ({ errorType, code, reason });
+    if (fm === null || typeof fm !== 'object') return err(OFP.OFPET_BAD_REQUEST, OFP.OFPBRC_BAD_TYPE, 'expected a FLOW_MOD message');
+    if (!isUint(fm.tableId, 8)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TABLE_ID, `table_id ${String(fm.tableId)} is not 0..255`);
+    if (!isUint(fm.priority, 16)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_UNKNOWN, `priority ${String(fm.priority)} is not 0..65535`);
+    if (!isUint(fm.idleTimeout, 16) || !isUint(fm.hardTimeout, 16)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TIMEOUT, 'timeouts are 0..65535 seconds');
+    if (!isUint(fm.flags, 16)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_FLAGS, `flags ${String(fm.flags)} is not 0..0xffff`);
+    if (!isU64(fm.cookie) || !isU64(fm.cookieMask)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_UNKNOWN, 'cookie and cookie_mask are u64 bigints');
+    if (!isUint(fm.outPort, 32) || !isUint(fm.outGroup, 32)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_UNKNOWN, 'out_port and out_group are u32');
+    if (!Array.isArray(fm.instructions)) return err(OFP.OFPET_BAD_INSTRUCTION, OFP.OFPBIC_UNKNOWN_INST, 'instructions must be an array');
+    return undefined;
+  }
+
+  #add(fm: FlowModMessage, match: Match, instructions: Instruction[]): ApplyResult {
+    if (fm.tableId > OFP.OFPTT_MAX) {
+      return fail(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TABLE_ID, `ADD needs a table 0..${OFP.OFPTT_MAX}, got ${fm.tableId}`);
+    }
+    const key = keyOfCanonical(fm.tableId, fm.priority, match);
+    const bits = matchBits(match);
+    if ((fm.flags & OFP.OFPFF_CHECK_OVERLAP) !== 0) {
+      for (const r of this.#recs.values()) {
+        if (r.key !== key && r.entry.tableId === fm.tableId && r.entry.priority === fm.priority && overlaps(r.bits, bits)) {
+          return fail(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_OVERLAP, `overlaps the entry ${r.key}`);
+        }
+      }
+    }
+    const entry: FlowEntry = {
+      tableId: fm.tableId, priority: fm.priority, match, cookie: fm.cookie, idleTimeout: fm.idleTimeout,
+      hardTimeout: fm.hardTimeout, flags: fm.flags, instructions,
+    };
+    const before = this.#recs.get(key)?.entry;
+    this.#put({ key, entry, bits });
+    return { ok: true, changes: [before ? { op: 'replace', before, entry } : { op: 'add', entry }] };
+  }
+
+  /** Entries a MODIFY/DELETE selects, in table order. */
+  #select(fm: FlowModMessage, match: Match, strict: boolean, withOutFilters: boolean): Rec[] {
+    const allTables = fm.tableId === OFP.OFPTT_ALL;
+    const cookieOk = (r: Rec) => fm.cookieMask === 0n || (r.entry.cookie & fm.cookieMask) === (fm.cookie & fm.cookieMask);
+    const outOk = (r: Rec) => !withOutFilters
+      || ((fm.outPort === OFP.OFPP_ANY || outputsTo(r.entry.instructions, fm.outPort))
+        && (fm.outGroup === OFP.OFPG_ANY || usesGroup(r.entry.instructions, fm.outGroup)));
+    if (strict && !allTables) {
+      const r = this.#recs.get(keyOfCanonical(fm.tableId, fm.priority, match));
+      return r && cookieOk(r) && outOk(r) ? [r] : [];
+    }
+    const mk = matchKey(match);
+    const req = strict ? undefined : matchBits(match);
+    return this.#ordered().filter((r) => {
+      if (!allTables && r.entry.tableId !== fm.tableId) return false;
+      if (strict) {
+        if (r.entry.priority !== fm.priority || matchKey(r.entry.match) !== mk) return false;
+      } else if (!covered(r.bits, req!)) {
+        return false;
+      }
+      return cookieOk(r) && outOk(r);
+    });
+  }
+
+  #modify(fm: FlowModMessage, match: Match, instructions: Instruction[]): ApplyResult {
+    if (fm.tableId > OFP.OFPTT_MAX) {
+      return fail(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TABLE_ID, `MODIFY needs a table 0..${OFP.OFPTT_MAX} (OFPTT_ALL is for deletes only), got ${fm.tableId}`);
+    }
+    const selected = this.#select(fm, match, fm.command === OFP.OFPFC_MODIFY_STRICT, false);
+    const newText = instructionsText(instructions, false);
+    const changes: FlowChange[] = [];
+    for (const r of selected) {
+      if (instructionsText(r.entry.instructions, false) === newText) continue;
+      const entry: FlowEntry = { ...r.entry, instructions: instructions.map(cloneInstruction) };
+      this.#put({ key: r.key, entry, bits: r.bits });
+      changes.push({ op: 'modify', before: r.entry, entry });
+    }
+    return { ok: true, changes };
+  }
+
+  #delete(fm: FlowModMessage, match: Match): ApplyResult {
+    if (fm.tableId > OFP.OFPTT_MAX && fm.tableId !== OFP.OFPTT_ALL) {
+      return fail(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TABLE_ID, `no table ${fm.tableId}`);
+    }
+    const selected = this.#select(fm, match, fm.command === OFP.OFPFC_DELETE_STRICT, true);
+    for (const r of selected) this.#remove(r.key);
+    return { ok: true, changes: selected.map((r) => ({ op: 'remove', entry: r.entry })) };
+  }
+
+  #put(rec: Rec): void {
+    this.#recs.set(rec.key, rec);
+    this.#sorted = undefined;
+  }
+
+  #remove(key: string): boolean {
+    const had = this.#recs.delete(key);
+    if (had) this.#sorted = undefined;
+    return had;
+  }
+
+  #ordered(): Rec[] {
+    if (!this.#sorted) {
+      this.#sorted = [...this.#recs.values()].sort((a, b) => a.entry.tableId - b.entry.tableId
+        || b.entry.priority - a.entry.priority || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    }
+    return this.#sorted;
+  }
+
+  /**
+   * Applies state-independent edits (a backup delta): `put` sets the entry of that identity,
+   * `del` removes it. Returns what actually changed. Throws MatchValueError for a malformed entry
+   * (edits read by parseBackupMessage are already valid).
+   */
+  applyEdits(edits: readonly TableEdit[]): FlowChange[] {
+    const changes: FlowChange[] = [];
+    for (const edit of edits) {
+      if (edit.op === 'put') {
+        const entry = normalizeEntry(edit.entry);
+        const key = keyOfCanonical(entry.tableId, entry.priority, entry.match);
+        const before = this.#recs.get(key)?.entry;
+        if (before && entryEquals(before, entry)) continue;
+        this.#put({ key, entry, bits: matchBits(entry.match) });
+        changes.push(before ? { op: 'replace', before, entry } : { op: 'add', entry });
+      } else {
+        const key = flowKey(edit.id);
+        const before = this.#recs.get(key)?.entry;
+        if (before && this.#remove(key)) changes.push({ op: 'remove', entry: before });
+      }
+    }
+    return changes;
+  }
+
+  /** The entry with this identity (or flowKey). */
+  get(id: FlowIdentity | string): FlowEntry | undefined {
+    return this.#recs.get(typeof id === 'string' ? id : flowKey(id))?.entry;
+  }
+
+  has(id: FlowIdentity | string): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  /** Every entry, by table, then priority (highest first), then match key. */
+  entries(): FlowEntry[] {
+    return this.#ordered().map((r) => r.entry);
+  }
+
+  /** [flowKey, entry] pairs in entries() order. */
+  keyed(): [string, FlowEntry][] {
+    return this.#ordered().map((r) => [r.key, r.entry]);
+  }
+
+  /** Whether the entry's cookie is in this table's owned namespace. */
+  isOwned(entry: { cookie: bigint }): boolean {
+    return cookieInNamespace(entry.cookie, this.ownedCookie);
+  }
+
+  ownedEntries(): FlowEntry[] {
+    return this.entries().filter((e) => this.isOwned(e));
+  }
+
+  /** A deep copy (same owned namespace). */
+  clone(): FlowTable {
+    const t = new FlowTable({ ownedCookie: this.ownedCookie });
+    for (const r of this.#recs.values()) t.#recs.set(r.key, { key: r.key, entry: cloneEntry(r.entry), bits: r.bits });
+    return t;
+  }
+
+  /** Same entries, field for field (the owned namespace is configuration, not compared). */
+  equals(other: FlowTable): boolean {
+    if (other.size !== this.size) return false;
+    for (const [key, r] of this.#recs) {
+      const o = other.#recs.get(key);
+      if (!o || !entryEquals(r.entry, o.entry)) return false;
+    }
+    return true;
+  }
+
+  /** Keys present in one table and not the other, or with different entries (for test reports). */
+  diff(other: FlowTable): string[] {
+    const out: string[] = [];
+    for (const [key, r] of this.#recs) {
+      const o = other.#recs.get(key);
+      if (!o) out.push(`only here: ${key}`);
+      else if (!entryEquals(r.entry, o.entry)) out.push(`differs: ${key}`);
+    }
+    for (const key of other.#recs.keys()) if (!this.#recs.has(key)) out.push(`only there: ${key}`);
+    return out;
+  }
+
+  toSnapshot(): FlowTableSnapshot {
+    return { v: 1, entries: this.entries().map(entryToJson) };
+  }
+
+  /** A table from toSnapshot()'s output (validated: throws JsonShapeError on anything else). */
+  static fromSnapshot(raw: unknown, options: FlowTableOptions = {}): FlowTable {
+    const o = record(raw, 'table');
+    if (o.v !== 1) throw new JsonShapeError('table.v', 'unsupported snapshot version (expected 1)');
+    if (!Array.isArray(o.entries)) throw new JsonShapeError('table.entries', 'expected an array');
+    if (o.entries.length > MAX_SNAPSHOT_ENTRIES) throw new JsonShapeError('table.entries', `more than ${MAX_SNAPSHOT_ENTRIES} entries`);
+    const t = new FlowTable(options);
+    o.entries.forEach((raw, i) => {
+      const entry = entryFromJson(raw, `table.entries[${i}]`);
+      const key = keyOfCanonical(entry.tableId, entry.priority, entry.match);
+      if (t.#recs.has(key)) throw new JsonShapeError(`table.entries[${i}]`, `duplicate identity ${key}`);
+      t.#recs.set(key, { key, entry, bits: matchBits(entry.match) });
+    });
+    return t;
+  }
+
+  /** A table holding these entries (normalized; a later entry replaces an earlier one of the same identity). */
+  static of(entries: Iterable<FlowEntry>, options: FlowTableOptions = {}): FlowTable {
+    const t = new FlowTable(options);
+    t.applyEdits([...entries].map((entry) => ({ op: 'put', entry })));
+    return t;
+  }
+}
+
+function cloneAction(a: Action): Action {
+  if (a.type === 'SET_FIELD') {
+    const f = a.field;
+    return { type: 'SET_FIELD', field: f.field === 'raw' ? { ...f, value: Buffer.from(f.value), ...(f.mask ? { mask: Buffer.from(f.mask) } : {}) } : { ...f } };
+  }
+  if (a.type === 'EXPERIMENTER') return { ...a, data: Buffer.from(a.data) };
+  return { ...a };
+}
+
+function cloneInstruction(i: Instruction): Instruction {
+  if (i.type === 'APPLY_ACTIONS' || i.type === 'WRITE_ACTIONS') return { type: i.type, actions: i.actions.map(cloneAction) };
+  if (i.type === 'EXPERIMENTER') return { ...i, data: Buffer.from(i.data) };
+  return { ...i };
+}
+
+export function cloneEntry(e: FlowEntry): FlowEntry {
+  return {
+    ...e,
+    match: e.match.map((f) => (f.field === 'raw' ? { ...f, value: Buffer.from(f.value), ...(f.mask ? { mask: Buffer.from(f.mask) } : {}) } : { ...f })),
+    instructions: e.instructions.map(cloneInstruction),
+  };
+}
