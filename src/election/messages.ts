@@ -27,6 +27,12 @@ export interface KeepAliveMessage {
   role: Role
   qid: string
   term: number
+  /**
+   * Optional: the sender's count of keep-alives on this queue. Only the sender reads it, when the
+   * broker echoes the keep-alive back: it tells which of its keep-alives came back and which were
+   * lost (see self-echo.ts). Receivers must not require it.
+   */
+  seq?: number
 }
 
 /** A graceful stop: peers forget the sender at once instead of waiting for its bucket to drain. */
@@ -77,7 +83,7 @@ export type ParseResult = {ok: true, message: ElectionMessage} | {ok: false, rea
 
 const KNOWN_FIELDS: Record<ElectionMessage['msg'], readonly string[]> = {
   find: ['v', 'msg', 'domain', 'inst_id', 'qid'],
-  keep_alive: ['v', 'msg', 'domain', 'inst_id', 'role', 'qid', 'term'],
+  keep_alive: ['v', 'msg', 'domain', 'inst_id', 'role', 'qid', 'term', 'seq'],
   leave: ['v', 'msg', 'domain', 'inst_id', 'qid', 'term'],
 }
 
@@ -128,7 +134,10 @@ function parse(raw: unknown, expectedDomain: string): ParseResult {
 
   const role = body.role
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) return fail('bad_role')
-  return {ok: true, message: {...base, msg, role: role as Role, term}}
+  const seq = body.seq
+  if (seq === undefined) return {ok: true, message: {...base, msg, role: role as Role, term}}
+  if (!isIntegerIn(seq, 0, Number.MAX_SAFE_INTEGER)) return fail('bad_seq')
+  return {ok: true, message: {...base, msg, role: role as Role, term, seq}}
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): value is number {
