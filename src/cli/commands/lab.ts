@@ -4,6 +4,8 @@ import {formatPretty} from '../../log.js'
 import type {InstanceProcess, LogLine} from '../../lab/instance-process.js'
 import {LocalCluster} from '../../lab/local-cluster.js'
 import {startPrivateBroker, type PrivateBroker} from '../../lab/private-broker.js'
+import {OvsLab} from '../../lab/ovs.js'
+import {freePort} from '../../lab/free-port.js'
 import {envName} from '../flags.js'
 
 // Colours only on a terminal: a log captured to a file or CI stays plain text.
@@ -24,6 +26,7 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
 
   static override flags = {
     instances: Flags.integer({summary: 'How many instances.', default: 3, min: 1, max: 9}),
+    bridges: Flags.integer({summary: 'How many Open vSwitch bridges (dummy datapath), each connected to every instance.', default: 3, min: 0, max: 100}),
     'amqp-port': Flags.integer({summary: 'Port of the private RabbitMQ node (an already running one is reused).', default: 5672, env: 'FLOWKEEPER_AMQP_PORT'}),
     domain: Flags.string({summary: 'Domain of the lab instances.', default: 'lab', env: envName('domain')}),
     profile: Flags.string({summary: 'Timing profile of the instances.', options: Object.keys(PROFILES), default: DEFAULT_PROFILE}),
@@ -31,7 +34,9 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
   }
 
   private broker: PrivateBroker | undefined
+  private ovs: OvsLab | undefined
   private cluster: LocalCluster | undefined
+  private readonly ports = new Map<number, {ofPort: number, apiPort: number}>()
   private tearingDown: Promise<void> | undefined
 
   async run(): Promise<void> {
@@ -47,8 +52,14 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     }
     this.say(`broker ready: ${this.broker.url}${this.broker.startedHere ? '' : ' (already running, reused)'}`)
 
+    for (let id = 1; id <= flags.instances; id++) this.ports.set(id, {ofPort: await freePort(), apiPort: await freePort()})
+    if (flags.bridges > 0) await this.startSwitches(flags.bridges)
+
     this.cluster = new LocalCluster(this.broker.url, flags.domain, ['--profile', flags.profile])
     for (let id = 1; id <= flags.instances; id++) this.startInstance(id)
+    for (const [id, {ofPort, apiPort}] of this.ports) {
+      this.say(`instance ${id}: OpenFlow port ${ofPort}, REST http://127.0.0.1:${apiPort} (try: curl http://127.0.0.1:${apiPort}/switches)`)
+    }
 
     try {
       if (process.stdin.isTTY && !flags.scripted) await this.interactive(flags.instances)
@@ -58,12 +69,26 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     }
   }
 
+  /** Open vSwitch in user space, bridges br1..brN (datapath ids 1..N), each connected to every instance. */
+  private async startSwitches(count: number): Promise<void> {
+    this.say(`starting Open vSwitch (dummy datapath) with ${count} bridge(s) ...`)
+    try {
+      this.ovs = await OvsLab.start()
+      const controllers = [...this.ports.values()].map(({ofPort}) => ({host: '127.0.0.1', port: ofPort}))
+      for (let n = 1; n <= count; n++) await this.ovs.addBridge(`br${n}`, {datapathId: BigInt(n), controllers, maxBackoffMs: 1000})
+    } catch (error) {
+      await this.teardown()
+      this.error(`cannot start Open vSwitch: ${(error as Error).message}`, {exit: 1})
+    }
+    this.say(`switches ready: br1..br${count}; see them with: ovs-ofctl -O OpenFlow13 dump-flows unix:${this.ovs.dir}/br1.mgmt`)
+  }
+
   private say(text: string): void {
     this.log(`${BOLD}lab${RESET}  ${text}`)
   }
 
   private startInstance(id: number): InstanceProcess {
-    const member = this.cluster!.spawn({id})
+    const member = this.cluster!.spawn({id, ...this.ports.get(id)})
     const color = COLORS[(id - 1) % COLORS.length]
     const prefix = `${color}[${id}]${RESET}`
     member.on('line', (line: LogLine) => {
@@ -144,6 +169,7 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     const promotion = next.roleChanges.at(-1)!
     this.say(`instance ${next.id} took over (term ${promotion.term}, reason ${promotion.reason}) ` +
       `${Math.round(promotion.ts - killedAt)} ms after the kill`)
+    await this.showSwitchRoles(next)
     this.say(`restarting instance ${first.id}: it joins as slave, the master stays`)
     const back = this.startInstance(first.id)
     await back.waitForRole('slave', 30_000)
@@ -151,9 +177,24 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     this.say('scenario done; tearing down')
   }
 
+  /** What the master's REST API says about its switches, a moment after it took over. */
+  private async showSwitchRoles(master: InstanceProcess): Promise<void> {
+    const apiPort = this.ports.get(master.id)?.apiPort
+    if (!this.ovs || apiPort === undefined) return
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    try {
+      const response = await fetch(`http://127.0.0.1:${apiPort}/switches`)
+      const switches = (await response.json()) as Array<{dpid: string, role: string}>
+      this.say(`instance ${master.id} on the switches: ${switches.map((s) => `${s.dpid}=${s.role}`).join('  ') || 'none connected yet'}`)
+    } catch (error) {
+      this.say(`could not ask instance ${master.id} for its switches: ${(error as Error).message}`)
+    }
+  }
+
   private teardown(): Promise<void> {
     this.tearingDown ??= (async () => {
       if (this.cluster) await this.cluster.stopAll()
+      if (this.ovs) await this.ovs.stop().catch((error: Error) => this.say(error.message))
       if (this.broker?.startedHere) {
         this.say('stopping the private RabbitMQ')
         await this.broker.stop().catch((error: Error) => this.say(error.message))
