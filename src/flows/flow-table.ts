@@ -144,12 +144,29 @@ function instructionsText(list: Instruction[], semantic: boolean): string {
 
 /**
  * Whether two entries of the same identity install the same behaviour: same cookie, timeouts,
- * flags and instructions, where OUTPUT max_len counts only for output to the controller. This is
- * what reconciliation compares (a switch's flow stats against the table).
+ * behaviour flags and instructions, where OUTPUT max_len counts only for output to the
+ * controller. This is what reconciliation compares (a switch's flow stats against the table).
  */
 export function sameFlowContent(a: FlowEntry, b: FlowEntry): boolean {
+  return sameFlowSettings(a, b) && sameInstructions(a, b);
+}
+
+/**
+ * The flags that describe the entry's behaviour. OFPFF_CHECK_OVERLAP and OFPFF_RESET_COUNTS are
+ * instructions to the ADD itself; a switch may remember them (OVS does) but they change nothing
+ * about the installed flow.
+ */
+export const BEHAVIOUR_FLAGS = OFP.OFPFF_SEND_FLOW_REM | OFP.OFPFF_NO_PKT_COUNTS | OFP.OFPFF_NO_BYT_COUNTS;
+
+/** Same cookie, timeouts and behaviour flags (what a MODIFY cannot change). */
+export function sameFlowSettings(a: FlowEntry, b: FlowEntry): boolean {
   return a.cookie === b.cookie && a.idleTimeout === b.idleTimeout && a.hardTimeout === b.hardTimeout
-    && a.flags === b.flags && instructionsText(a.instructions, true) === instructionsText(b.instructions, true);
+    && (a.flags & BEHAVIOUR_FLAGS) === (b.flags & BEHAVIOUR_FLAGS);
+}
+
+/** Same instructions, where OUTPUT max_len counts only for output to the controller. */
+export function sameInstructions(a: { instructions: Instruction[] }, b: { instructions: Instruction[] }): boolean {
+  return instructionsText(a.instructions, true) === instructionsText(b.instructions, true);
 }
 
 /** Exact equality of two entries (identity and every stored field). */
