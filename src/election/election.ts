@@ -24,7 +24,7 @@
 //   messages that arrived meanwhile have been read: our own stall must not look like the peers'.
 import {
   ELECTION_PROTOCOL_VERSION, MAX_INST_ID, MAX_TERM, MIN_INST_ID, validateDomain,
-  type ElectionMessage, type KeepAliveMessage, type LeaveMessage, type Role,
+  type ElectionMessage, type FindMessage, type KeepAliveMessage, type LeaveMessage, type Role,
 } from './messages.js'
 import {SelfEcho} from './self-echo.js'
 import {nextTerm} from './term.js'
@@ -268,6 +268,12 @@ export class Election {
       // step down before anything else, without waiting for the messages we have not read yet.
       this.fence(now, 'silent_too_long', out)
     }
+    if (now - dueAt >= this.detectionFloorMs && !this.fenced) {
+      // Frozen for a detection window: the cluster may have changed entirely, and what reached us
+      // meanwhile may not be all there was. Ask everyone to speak up; a pending init starts over.
+      if (this.currentRole === 'unknown') this.join(now, out)
+      else out.send.push(this.findMessage())
+    }
 
     const judging = this.judgeAtMs !== undefined ? now >= this.judgeAtMs : now - dueAt <= LATE_TICK_TOLERANCE_MS
     if (judging) {
@@ -377,9 +383,13 @@ export class Election {
     this.sendKeepAlive(now, out)
     this.keepAliveAtMs = now + this.timing.keepAliveIntervalMs
     this.checkAtMs = now + this.timing.timeoutCheckDelayMs
-    out.send.push({v: ELECTION_PROTOCOL_VERSION, msg: 'find', domain: this.domain, inst_id: this.id, qid: this.qid!})
+    out.send.push(this.findMessage())
     this.initEndsAtMs = now + this.timing.initMs
     this.probe = undefined
+  }
+
+  private findMessage(): FindMessage {
+    return {v: ELECTION_PROTOCOL_VERSION, msg: 'find', domain: this.domain, inst_id: this.id, qid: this.qid!}
   }
 
   private sendKeepAlive(now: number, out: Output): void {
@@ -440,10 +450,13 @@ export class Election {
       out.events.push({type: 'rejoined'})
       this.join(now, out)
     } else if (this.probe && this.echo.confirmedSince(this.probe.sentMs)) {
-      const {purpose} = this.probe
+      // Read late (we were stalled), the echo proves nothing about now, nor is our view current:
+      // the same decision, taken afresh, sends a new probe.
+      const {purpose, sentMs} = this.probe
       this.probe = undefined
-      if (purpose === 'init') this.endInit(now, out, true)
-      else this.maybePromote(now, purpose, out, true)
+      const timely = now - sentMs < this.timing.selfFenceMs
+      if (purpose === 'init') this.endInit(now, out, timely)
+      else this.maybePromote(now, purpose, out, timely)
     }
   }
 

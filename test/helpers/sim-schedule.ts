@@ -1,5 +1,7 @@
 // Seeded fault schedules for the election simulator, and the invariants every schedule must keep:
-// - never two masters holding the same term at the same time (checked on every role change);
+// - never two masters holding the same term at the same time (checked on every role change), for
+//   distinct inst_ids; two instances that share an inst_id (restarts reuse ids on purpose here, to
+//   exercise the collision rules) may tie while faults keep them from hearing each other, never after;
 // - once faults stop, exactly one master, every other instance a slave naming it, within the bound
 //   the timing implies (convergenceBoundMs);
 // - after that, no role change at all while nothing fails (with 250 ms event-loop stalls in the
@@ -66,6 +68,8 @@ export interface ScheduleResult {
   boundMs: number
   /** Time from the end of the faults to the last role change (0 when none was needed). */
   convergenceMs: number
+  /** Same-term masters sharing an inst_id, during the faults (see SimNetwork.checkTerms). */
+  idCollisionTies: Violation[]
   faults: string[]
   trace: string[]
 }
@@ -188,6 +192,9 @@ export function runSchedule(seed: number, profile: ProfileName, options: Schedul
       sim.violations.push({atMs: change.atMs, what: `role change while quiet: node ${change.node} ${change.from} -> ${change.to} (${change.reason})`})
     }
   }
+  for (const tie of sim.idCollisionTies) {
+    if (tie.atMs > faultsEndMs) sim.violations.push({atMs: tie.atMs, what: `after the faults: ${tie.what}`})
+  }
   const atEnd = sim.agreement()
   if (agreed.ok && !atEnd.ok) sim.violations.push({atMs: quietEndMs, what: `agreement lost while quiet: ${atEnd.why}`})
 
@@ -195,6 +202,7 @@ export function runSchedule(seed: number, profile: ProfileName, options: Schedul
   return {
     seed, profile, ok: sim.violations.length === 0, violations: sim.violations,
     quietFromMs: faultsEndMs, boundMs, convergenceMs: lastChange ? lastChange.atMs - faultsEndMs : 0,
+    idCollisionTies: sim.idCollisionTies,
     faults, trace: sim.traceLines,
   }
 }
