@@ -1,0 +1,69 @@
+// The contract between the northbound (REST, CLI, the slave-to-master forwarder) and whatever
+// programs flows: the master's FlowService, or on a slave the forwarder that sends the request to
+// the master over the bus and returns its answer as its own. Errors are typed so that each
+// northbound can map them (REST: 400 / 404 / 503 / 504) and so a caller knows whether to retry.
+import type {FlowModMessage} from '../openflow/codec.js'
+
+export interface ProgramOptions {
+  /** How long the caller waits for the acknowledgement (switch barrier and mirrors' acks). */
+  timeoutMs?: number
+}
+
+export interface ProgramResult {
+  /** The instance that programmed the switch (the master). */
+  masterId: number
+  /** The election term it did it in. */
+  term: number
+  /** The device table's version after the change (mirrors report theirs in /cluster). */
+  version: number
+}
+
+export interface FlowProgrammer {
+  /**
+   * Applies one flow-mod to switch `dpid`. Resolves only when the switch confirmed it (barrier
+   * reply) and every live slave's mirror acknowledged the change; rejects with one of the errors
+   * below. While a new master is taking over, requests wait (bounded) instead of failing.
+   */
+  program(dpid: bigint, flowMod: FlowModMessage, options?: ProgramOptions): Promise<ProgramResult>
+}
+
+abstract class FlowError extends Error {
+  abstract readonly status: number
+  abstract readonly retriable: boolean
+}
+
+/** No master in the domain right now (election in progress, or none reachable). REST: 503. */
+export class NoMasterError extends FlowError {
+  override readonly name = 'NoMasterError'
+  readonly status = 503
+  readonly retriable = true
+}
+
+/** The datapath is not connected to the master. REST: 404. */
+export class UnknownSwitchError extends FlowError {
+  override readonly name = 'UnknownSwitchError'
+  readonly status = 404
+  readonly retriable = false
+  constructor(readonly dpid: bigint, message = `switch ${dpid.toString(16).padStart(16, '0')} is not connected`) {
+    super(message)
+  }
+}
+
+/** The switch refused the flow-mod; `message` says why in words, `code` names the OpenFlow error. REST: 400. */
+export class SwitchRefusedError extends FlowError {
+  override readonly name = 'SwitchRefusedError'
+  readonly status = 400
+  readonly retriable = false
+  constructor(message: string, readonly code: string) {
+    super(message)
+  }
+}
+
+/** No acknowledgement in time (switch or mirrors silent); the change may or may not be applied. REST: 504. */
+export class ProgramTimeoutError extends FlowError {
+  override readonly name = 'ProgramTimeoutError'
+  readonly status = 504
+  readonly retriable = true
+}
+
+export {FlowError}
