@@ -247,12 +247,13 @@ export class SimNetwork {
     node.connected = false
   }
 
-  /** A graceful stop: the leave message goes out, then the process exits. */
+  /** A graceful stop (SIGTERM; a frozen process handles it when it thaws): leave, then exit. */
   stop(node: SimNode): void {
-    if (!node.alive || node.frozenAt(this.nowMs)) return
-    this.trace(node, 'STOP (leave)')
-    this.apply(node, node.election.leave(this.nowMs))
-    this.crash(node)
+    this.onNode(node, () => {
+      this.trace(node, 'STOP (leave)')
+      this.apply(node, node.election.leave(this.nowMs))
+      this.crash(node)
+    })
   }
 
   /** The process is frozen (SIGSTOP, or a blocked event loop) for `durationMs`. */
@@ -421,7 +422,7 @@ export class SimNetwork {
    * Never two masters holding the same term at the same time. Terms carry the promoter's inst_id, so
    * for distinct ids this is structural. Two instances that share an inst_id (a collision the
    * id-collision rules have not resolved yet, because they could not hear each other) can tie: that
-   * is counted apart, and must be over by the time the cluster settles (agreement()).
+   * is counted apart; it must be over by the time the cluster settles (see sim-schedule.ts).
    */
   private checkTerms(): void {
     const seen = new Map<number, SimNode>()
