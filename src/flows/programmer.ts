@@ -34,14 +34,14 @@ abstract class FlowError extends Error {
 
 /** No master in the domain right now (election in progress, or none reachable). REST: 503. */
 export class NoMasterError extends FlowError {
-  override readonly name = 'NoMasterError'
+  override readonly name: string = 'NoMasterError'
   readonly status: number = 503
   readonly retriable: boolean = true
 }
 
 /** The datapath is not connected to the master. REST: 404. */
 export class UnknownSwitchError extends FlowError {
-  override readonly name = 'UnknownSwitchError'
+  override readonly name: string = 'UnknownSwitchError'
   readonly status: number = 404
   readonly retriable: boolean = false
   constructor(readonly dpid: bigint, message = `switch ${dpid.toString(16).padStart(16, '0')} is not connected`) {
@@ -51,7 +51,7 @@ export class UnknownSwitchError extends FlowError {
 
 /** The switch refused the flow-mod; `message` says why in words, `code` names the OpenFlow error. REST: 400. */
 export class SwitchRefusedError extends FlowError {
-  override readonly name = 'SwitchRefusedError'
+  override readonly name: string = 'SwitchRefusedError'
   readonly status: number = 400
   readonly retriable: boolean = false
   constructor(message: string, readonly code: string) {
@@ -61,7 +61,7 @@ export class SwitchRefusedError extends FlowError {
 
 /** No acknowledgement in time (switch or mirrors silent); the change may or may not be applied. REST: 504. */
 export class ProgramTimeoutError extends FlowError {
-  override readonly name = 'ProgramTimeoutError'
+  override readonly name: string = 'ProgramTimeoutError'
   readonly status: number = 504
   readonly retriable: boolean = true
 }
