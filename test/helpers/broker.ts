@@ -4,7 +4,7 @@
 // by a process 'exit' hook, and, should the test process die without running it (SIGKILL, a crash),
 // by a watcher that rabbitmq/start leaves behind (FLOWKEEPER_AMQP_STOP_WITH_PID), within a second.
 import {execFile, spawnSync} from 'node:child_process'
-import {createServer} from 'node:net'
+import {freePort} from '../../src/lab/free-port.js'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -47,18 +47,7 @@ function installExitHook(): void {
   })
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
+export {freePort}
 
 interface ScriptResult {
   code: number
