@@ -100,7 +100,7 @@ async function stallScenario(url: string, profile: string): Promise<StallResult>
 }
 
 async function main(): Promise<void> {
-  const broker = await startPrivateBroker(await freePort())
+  const broker = await startPrivateBroker(await freePort(), {distPort: await freePort(), stopWithThisProcess: true})
   const results: Record<string, unknown> = {rounds}
   try {
     process.stdout.write(`failover benchmark: ${rounds} rounds per scenario and profile, 3 instances, broker ${broker.url}\n`)

@@ -31,12 +31,21 @@ export function portAnswers(port: number, host = '127.0.0.1'): Promise<boolean> 
   })
 }
 
+export interface PrivateBrokerOptions {
+  /** Erlang distribution port; rabbitmq/start's default is the AMQP port + 20000. */
+  distPort?: number
+  /** Stop the node when this process exits, however it exits (rabbitmq/start leaves a watcher). */
+  stopWithThisProcess?: boolean
+}
+
 /**
  * Starts the private node on `port` unless one already answers there (then it is used as is
  * and left running on stop()).
  */
-export async function startPrivateBroker(port: number): Promise<PrivateBroker> {
-  const env = {FLOWKEEPER_AMQP_PORT: String(port)}
+export async function startPrivateBroker(port: number, options: PrivateBrokerOptions = {}): Promise<PrivateBroker> {
+  const env: NodeJS.ProcessEnv = {FLOWKEEPER_AMQP_PORT: String(port)}
+  if (options.distPort !== undefined) env.FLOWKEEPER_AMQP_DIST_PORT = String(options.distPort)
+  if (options.stopWithThisProcess) env.FLOWKEEPER_AMQP_STOP_WITH_PID = String(process.pid)
   const wasRunning = await portAnswers(port)
   const url = await run('start', [], env, 180_000)
   let stopped = false
