@@ -1,0 +1,1281 @@
+/**
+ * The flow service: the runtime around the pure replication parts (../flow-table.ts,
+ * ../mirror.ts, ../reconcile.ts). One per instance. The election tells it its role
+ * (setRole / setLiveSlaves); the switch registry gives it the switches; a bus of its own carries
+ * the backup messages (wire.ts).
+ *
+ * Master — the one writer:
+ * - program(): per-device lanes; the requests that pile up while a batch is at the switch go
+ *   together as the next batch (one sendModifications, one barrier). Per message, the switch's
+ *   verdict: refused → SwitchRefusedError in words, table untouched; confirmed → FlowTable.apply in
+ *   the same order, the delta published at once, and the request resolves when every live slave's
+ *   mirror acknowledged that version (or ackTimeoutMs passed, see #onAckTimeout).
+ * - backups: every backupPeriodMs, the ONOS rule (a device a slave has not confirmed at its
+ *   current version is sent whole) refined so that versions still in flight to a slave whose acks
+ *   keep coming do not trigger a snapshot; new slaves and late slaves always get one; snapshot
+ *   requests are answered; snapshots are split into parts of at most chunkBytes.
+ * - takeover (on promotion, and for each switch that connects or confirms us as master later):
+ *   flow stats, reconcile with the table (re-install missing, remove what the cluster deleted,
+ *   adopt or remove unknown owned flows per unknownFlowPolicy), one batch + barrier, adopted flows
+ *   replicated. Requests for that switch wait for it (bounded by takeoverWaitMs), then proceed.
+ * - audit (node-cron, auditCron): the same reconciliation with the table as the truth (strays
+ *   removed), per connected switch, serialized with the requests in the switch's lane.
+ *
+ * Slave: a Mirror fed by deltas and snapshots, acks (coalesced per device), snapshot requests on
+ * gaps (and again every period while still waiting). Never programs a switch: program() rejects.
+ */
+import cron, {type ScheduledTask} from 'node-cron';
+import type {Bus, DeliveryInfo, DroppedMessage} from '../../bus/types.js';
+import {RateLimitedWarning} from '../../controller/rate-limited-warning.js';
+import type {Role} from '../../election/messages.js';
+import type {Logger} from '../../log.js';
+import {
+  OFP, describeError, encodeMessage, errorName, type FlowModMessage, type FlowStats, type FlowStatsFilter,
+} from '../../openflow/codec.js';
+import {
+  ConnectionClosedError, OpenFlowError, SwitchTimeoutError, formatDpid, type Outgoing, type RequestOptions,
+} from '../../openflow/connection.js';
+import {NotMasterError, SwitchNotConnectedError, type HeldRole} from '../../openflow/roles.js';
+import type {RegistryEvents} from '../../openflow/switch-registry.js';
+import {FlowTable, cookieInNamespace, flowKey, type FlowChange, type TableEdit} from '../flow-table.js';
+import {
+  FlowReplicator, Mirror, backupMessageToJson, deviceId, parseBackupMessage, type DeviceLog, type FlowDelta, type FlowSnapshot,
+} from '../mirror.js';
+import {
+  NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError, type FlowProgrammer, type ProgramOptions, type ProgramResult,
+} from '../programmer.js';
+import {reconcile, type ReconcilePlan} from '../reconcile.js';
+import {ForeignCookieError, InstanceNotMasterError} from './errors.js';
+import {checkSettings, resolveSettings, validateAuditCron, type FlowServiceSettings, type RuntimeSettings} from './settings.js';
+import {
+  SNAPSHOT_PART, SnapshotAssembler, backupRoutingKey, fromMaster, instanceIdOf, instanceRoutingKey, isInstanceId, jsonBytes,
+  parseSnapshotPart, snapshotMessages,
+} from './wire.js';
+
+// ---------------------------------------------------------------------------------------------
+// What the service needs from the switches (SwitchRegistry satisfies it)
+// ---------------------------------------------------------------------------------------------
+
+export type FlowSwitchEvent = 'switch-connected' | 'switch-disconnected' | 'role-changed';
+
+export interface FlowSwitches {
+  switches(): Array<{datapathId: bigint; role: HeldRole}>;
+  /** undefined: not connected. */
+  roleOn(datapathId: bigint): HeldRole | undefined;
+  /**
+   * The messages then one barrier; per message the switch's OpenFlowError or undefined. Throws
+   * SwitchNotConnectedError, NotMasterError (role not confirmed), SwitchTimeoutError, ConnectionClosedError.
+   */
+  sendModifications(datapathId: bigint, messages: readonly Outgoing[], options?: RequestOptions): Promise<Array<OpenFlowError | undefined>>;
+  flowStats(datapathId: bigint, filter?: Partial<FlowStatsFilter>, options?: RequestOptions): Promise<FlowStats[]>;
+  on<E extends FlowSwitchEvent>(event: E, listener: (...args: RegistryEvents[E]) => void): unknown;
+  off<E extends FlowSwitchEvent>(event: E, listener: (...args: RegistryEvents[E]) => void): unknown;
+}
+
+/** A table to read (tableOf): the live table, not a copy; the types keep writers out. */
+export type ReadonlyFlowTable = Pick<
+  FlowTable, 'size' | 'get' | 'has' | 'entries' | 'keyed' | 'ownedEntries' | 'isOwned' | 'ownedCookie' | 'toSnapshot' | 'clone' | 'equals' | 'diff'
+>;
+
+export interface FlowServiceOptions {
+  instId: number;
+  domain: string;
+  /** A bus for flow data only (its own connection). The service subscribes; the owner starts and closes it. */
+  bus: Bus;
+  switches: FlowSwitches;
+  logger: Logger;
+  settings?: Partial<FlowServiceSettings>;
+  /** Monotonic clock (ms) for stats and rate limits. Default performance.now(). */
+  nowMs?: () => number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports and stats
+// ---------------------------------------------------------------------------------------------
+
+export interface DeviceReconcileReport {
+  dpid: string;
+  mode: 'takeover' | 'audit';
+  /** Owned flows re-installed on the switch. */
+  restored: number;
+  /** Owned flows whose content was fixed on the switch. */
+  fixed: number;
+  /** Owned flows removed from the switch (deleted by the cluster, or strays). */
+  removed: number;
+  /** Unknown owned flows taken into the table (and replicated). */
+  adopted: number;
+  /** Timed entries the switch no longer has, dropped from the table. */
+  expired: number;
+  /** Table entries whose identity the switch holds under a foreign cookie (left alone). */
+  conflicts: number;
+  /** Flow-mods of the repair the switch refused. */
+  refused: number;
+  durationMs: number;
+  error?: string;
+}
+
+export interface AuditReport {
+  ran: boolean;
+  /** Why it did not run. */
+  reason?: string;
+  devices: DeviceReconcileReport[];
+}
+
+export interface MirrorLag {
+  slave: number;
+  /** Version the slave confirmed in this term (undefined: none yet, it may not know the term). */
+  acked: number | undefined;
+  /** Versions behind (from 0 when nothing is confirmed). */
+  lag: number;
+  late: boolean;
+}
+
+export interface DeviceStats {
+  dpid: string;
+  /** Held role on the switch (undefined: not connected). */
+  switchRole: HeldRole | undefined;
+  term: number | undefined;
+  version: number;
+  size: number;
+  /** Master: the takeover reconciliation of this switch is done in the current term. */
+  ready?: boolean;
+  /** Master: requests and jobs waiting in the switch's lane. */
+  queued?: number;
+  /** Master: each live slave's position. */
+  mirrors?: MirrorLag[];
+  /** Slave: deltas held back by a gap. */
+  buffered?: number;
+  /** Slave: waiting for a snapshot. */
+  awaitingSnapshot?: boolean;
+}
+
+export interface FlowServiceCounters {
+  requests: number;
+  refused: number;
+  batches: number;
+  flowModsSent: number;
+  deltasSent: number;
+  /** Deltas above chunkBytes, replaced by a snapshot. */
+  deltasOversize: number;
+  snapshotsSent: number;
+  snapshotPartsSent: number;
+  snapshotRequestsAnswered: number;
+  acksReceived: number;
+  /** (request, slave) pairs whose ack did not come within ackTimeoutMs. */
+  acksLate: number;
+  publishFailed: number;
+  deltasReceived: number;
+  snapshotsReceived: number;
+  acksSent: number;
+  snapshotRequestsSent: number;
+  /** Deltas and snapshots of an older term (a deposed master), ignored. */
+  staleIgnored: number;
+  /** Malformed backup messages dropped (never applied). */
+  malformedDropped: number;
+  /** Messages the data bus dropped before they reached us (oversize, not JSON). */
+  busDropped: number;
+  takeovers: number;
+  takeoverRepairs: number;
+  adopted: number;
+  audits: number;
+  auditRepairs: number;
+  reconcileFailures: number;
+  /** The switch accepted a flow-mod that the table model refused (should not happen; audited). */
+  modelDisagreements: number;
+}
+
+export interface FlowServiceStats {
+  instId: number;
+  domain: string;
+  role: Role;
+  term: number;
+  liveSlaves: number[];
+  devices: DeviceStats[];
+  counters: FlowServiceCounters;
+  /** Snapshots being assembled from parts (slave). */
+  snapshotsInProgress: number;
+  settings: Omit<FlowServiceSettings, 'ownedCookie'> & {ownedCookie: {value: string; mask: string}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Internals
+// ---------------------------------------------------------------------------------------------
+
+interface Request {
+  dpid: bigint;
+  device: string;
+  fm: FlowModMessage;
+  term: number;
+  timeoutMs: number;
+  state: 'waiting' | 'queued' | 'sent' | 'acking' | 'done';
+  resolve: (r: ProgramResult) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+  /** While 'waiting' for the takeover: how to stop waiting. */
+  cancelWait?: () => void;
+  /** While 'acking'. */
+  ack?: AckWaiter;
+}
+
+interface AckWaiter {
+  req: Request;
+  device: string;
+  version: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+type LaneItem =
+  | {kind: 'request'; req: Request}
+  | {kind: 'reconcile'; mode: 'takeover' | 'audit'; done: (r: DeviceReconcileReport | undefined) => void};
+
+interface Lane {
+  dpid: bigint;
+  device: string;
+  items: LaneItem[];
+  running: boolean;
+  kicked: boolean;
+  /** The term in which this switch's takeover reconciliation finished (or gave up). */
+  readyTerm: number | undefined;
+  takeoverQueued: boolean;
+  /** The takeover failed: the next audit reconciles with the takeover's policy. */
+  takeoverIncomplete: boolean;
+  readyWaiters: Set<() => void>;
+}
+
+const CHECK_OVERLAP = OFP.OFPFF_CHECK_OVERLAP;
+
+function emptyCounters(): FlowServiceCounters {
+  return {
+    requests: 0, refused: 0, batches: 0, flowModsSent: 0, deltasSent: 0, deltasOversize: 0, snapshotsSent: 0, snapshotPartsSent: 0,
+    snapshotRequestsAnswered: 0, acksReceived: 0, acksLate: 0, publishFailed: 0, deltasReceived: 0, snapshotsReceived: 0, acksSent: 0,
+    snapshotRequestsSent: 0, staleIgnored: 0, malformedDropped: 0, busDropped: 0, takeovers: 0, takeoverRepairs: 0, adopted: 0,
+    audits: 0, auditRepairs: 0, reconcileFailures: 0, modelDisagreements: 0,
+  };
+}
+
+function unref(t: NodeJS.Timeout | undefined): void {
+  (t as {unref?: () => void} | undefined)?.unref?.();
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class FlowService implements FlowProgrammer {
+  readonly instId: number;
+  readonly domain: string;
+  readonly #bus: Bus;
+  readonly #switches: FlowSwitches;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  #settings: FlowServiceSettings;
+
+  #role: Role = 'unknown';
+  #term = 0;
+  #liveSlaves: number[] = [];
+  /** Master only. */
+  #replicator: FlowReplicator | undefined;
+  /** Slave side (kept while unknown too); rebuilt from the logs when a master steps down. */
+  #mirror: Mirror;
+  /** The master of the newest term a backup message came from: where acks and requests go. */
+  #knownMaster: {id: number; term: number} | undefined;
+
+  readonly #lanes = new Map<bigint, Lane>();
+  readonly #ackWaiters = new Map<string, Set<AckWaiter>>();
+  readonly #requests = new Set<Request>();
+  /** `${slave}|${device}` marked late by an ack timeout: sent a snapshot at the next backup. */
+  readonly #late = new Set<string>();
+  readonly #lastAckAt = new Map<string, number>();
+  #lastBackupAt = -Infinity;
+  readonly #tombstones = new Map<string, Map<string, true>>();
+  readonly #assembler = new SnapshotAssembler();
+  #awaitingSeen = new Set<string>();
+  readonly #acksToSend = new Map<string, number>();
+  #acksScheduled = false;
+  #snapSeq = 0;
+
+  #tickTimer: NodeJS.Timeout | undefined;
+  #auditTask: ScheduledTask | undefined;
+  #closed = false;
+  readonly #counters = emptyCounters();
+  readonly #warnings: RateLimitedWarning;
+
+  readonly #listeners: {[E in FlowSwitchEvent]: (...args: RegistryEvents[E]) => void};
+  readonly #onDropped = (d: DroppedMessage) => {
+    if (this.#closed) return;
+    this.#counters.busDropped++;
+    this.#warnings.warn(`bus:${d.reason}`, 'flow data bus dropped a message', {event: 'flow_message_dropped', reason: d.reason, routing_key: d.routingKey, bytes: d.bytes, count: this.#counters.busDropped});
+  };
+
+  constructor(options: FlowServiceOptions) {
+    if (!isInstanceId(options.instId)) throw new RangeError(`instId (${options.instId}) must be an integer from 1 to 65535`);
+    if (!/^[A-Za-z0-9_-]+$/.test(options.domain)) throw new RangeError(`domain (${JSON.stringify(options.domain)}) must be letters, digits, '_' or '-'`);
+    this.instId = options.instId;
+    this.domain = options.domain;
+    this.#bus = options.bus;
+    this.#switches = options.switches;
+    this.#log = options.logger.child({component: 'flows'});
+    this.#now = options.nowMs ?? (() => performance.now());
+    this.#settings = resolveSettings(options.settings);
+    this.#warnings = new RateLimitedWarning(this.#log, 5000, this.#now);
+    this.#mirror = this.#newMirror();
+
+    this.#bus.subscribe(backupRoutingKey(this.domain), (body, info) => this.#onBus(body, info));
+    this.#bus.subscribe(instanceRoutingKey(this.domain, this.instId), (body, info) => this.#onBus(body, info));
+    this.#bus.on('dropped', this.#onDropped);
+
+    this.#listeners = {
+      'switch-connected': (info) => this.#maybeTakeover(info.datapathId),
+      'switch-disconnected': ({datapathId}) => {
+        const lane = this.#lanes.get(datapathId);
+        if (lane) lane.readyTerm = undefined; // reconnected later: reconciled again (it may have lost flows)
+      },
+      'role-changed': ({datapathId, role}) => {
+        if (role === 'master') this.#maybeTakeover(datapathId);
+        else {
+          const lane = this.#lanes.get(datapathId);
+          if (lane) lane.readyTerm = undefined; // someone else may write there until we get it back
+        }
+      },
+    };
+    for (const e of Object.keys(this.#listeners) as FlowSwitchEvent[]) this.#switches.on(e, this.#listeners[e] as never);
+
+    this.#scheduleTick();
+    this.#scheduleAudit();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Role and settings
+  // -------------------------------------------------------------------------------------------
+
+  get role(): Role {
+    return this.#role;
+  }
+
+  get term(): number {
+    return this.#term;
+  }
+
+  get settings(): Readonly<FlowServiceSettings> {
+    return this.#settings;
+  }
+
+  /** The election's verdict (call on every role_change). liveSlaves: the ids of the live slaves. */
+  setRole(role: Role, term: number, liveSlaves: number[] = []): void {
+    if (this.#closed) return;
+    const wasMaster = this.#role === 'master';
+    if (role === 'master') {
+      if (!wasMaster || term !== this.#term) {
+        if (wasMaster) this.#stepDown(`term changed from ${this.#term} to ${term}`);
+        this.#role = 'master';
+        this.#term = term;
+        this.#liveSlaves = this.#slaveList(liveSlaves);
+        this.#promote(term);
+        return;
+      }
+    } else {
+      if (wasMaster) this.#stepDown(`role ${role}`);
+      this.#role = role;
+      this.#term = term;
+    }
+    this.setLiveSlaves(liveSlaves);
+  }
+
+  /** The live slaves changed (peer discovered / expired): the ones acks are awaited from. */
+  setLiveSlaves(ids: number[]): void {
+    if (this.#closed) return;
+    this.#liveSlaves = this.#slaveList(ids);
+    const rep = this.#replicator;
+    if (!rep) return;
+    const before = new Set(rep.slaves());
+    rep.setSlaves(this.#liveSlaves.map(String));
+    const now = new Set(rep.slaves());
+    for (const key of [...this.#late, ...this.#lastAckAt.keys()]) {
+      if (!now.has(key.split('|')[0]!)) {
+        this.#late.delete(key);
+        this.#lastAckAt.delete(key);
+      }
+    }
+    // A new slave is sent every table now rather than at the next period: the requests wait for its acks.
+    const added = [...now].filter((s) => !before.has(s));
+    if (added.length > 0) {
+      this.#log.info('new slaves: sending them every table', {event: 'flow_slaves_changed', added, slaves: [...now]});
+      for (const device of rep.devices()) this.#sendSnapshot(rep.device(device), added);
+    }
+    this.#checkAckWaiters();
+  }
+
+  /** Changes settings at runtime (the backup timer and the audit schedule are rescheduled). ownedCookie cannot change. */
+  updateSettings(partial: Partial<RuntimeSettings>): void {
+    if ('ownedCookie' in partial) throw new RangeError('ownedCookie cannot change at runtime (the tables carry it)');
+    const next: FlowServiceSettings = {...this.#settings};
+    for (const [k, v] of Object.entries(partial)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+    checkSettings(next);
+    const prev = this.#settings;
+    this.#settings = next;
+    if (this.#closed) return;
+    if (prev.backupPeriodMs !== next.backupPeriodMs || prev.backupEnabled !== next.backupEnabled) this.#scheduleTick();
+    if (prev.auditCron !== next.auditCron) this.#scheduleAudit();
+    this.#log.info('flow settings changed', {event: 'flow_settings', ...partial});
+  }
+
+  #slaveList(ids: number[]): number[] {
+    return [...new Set(ids.filter((id) => isInstanceId(id) && id !== this.instId))].sort((a, b) => a - b);
+  }
+
+  #newMirror(): Mirror {
+    return new Mirror({ownedCookie: this.#settings.ownedCookie});
+  }
+
+  #promote(term: number): void {
+    const ownedCookie = this.#settings.ownedCookie;
+    let rep: FlowReplicator;
+    try {
+      rep = FlowReplicator.fromMirror(this.#mirror, {term, ownedCookie});
+    } catch (error) {
+      // The election guarantees a term above any seen; should a mirror know a higher one anyway,
+      // keep its tables all the same (they are the best knowledge there is).
+      this.#log.error('promoted with a term not above the mirror\'s: taking its tables anyway', {event: 'flow_takeover', term, error: errorText(error)});
+      rep = new FlowReplicator({term, ownedCookie});
+      for (const [device, table] of this.#mirror.tables()) {
+        rep.device(device).table.applyEdits(table.entries().map((entry): TableEdit => ({op: 'put', entry})));
+      }
+    }
+    rep.setSlaves(this.#liveSlaves.map(String));
+    this.#replicator = rep;
+    this.#late.clear();
+    this.#lastAckAt.clear();
+    this.#knownMaster = undefined;
+    this.#counters.takeovers++;
+    for (const lane of this.#lanes.values()) {
+      lane.readyTerm = undefined;
+      lane.takeoverQueued = false;
+    }
+    this.#log.info('master: taking over the flow tables', {
+      event: 'flow_takeover', term, devices: rep.devices().length, flows: rep.devices().reduce((n, d) => n + rep.device(d).table.size, 0),
+      slaves: rep.slaves(),
+    });
+    // The slaves learn the new term from these at once (else from their first snapshot request).
+    for (const device of rep.devices()) this.#sendSnapshot(rep.device(device), rep.slaves());
+    for (const sw of this.#switches.switches()) this.#maybeTakeover(sw.datapathId);
+  }
+
+  #stepDown(why: string): void {
+    const rep = this.#replicator;
+    this.#replicator = undefined;
+    this.#role = 'unknown';
+    // Our own tables are the best mirror there is until the next master's snapshots arrive.
+    const mirror = this.#newMirror();
+    if (rep) for (const device of rep.devices()) mirror.receive(rep.device(device).snapshot());
+    this.#mirror = mirror;
+    this.#knownMaster = undefined;
+    this.#late.clear();
+    this.#lastAckAt.clear();
+    this.#log.info('master no more: flow requests go to the next master', {event: 'flow_step_down', why, devices: rep?.devices().length ?? 0});
+    for (const lane of this.#lanes.values()) {
+      lane.readyTerm = undefined;
+      lane.takeoverQueued = false;
+      for (const item of lane.items.splice(0)) {
+        if (item.kind === 'reconcile') item.done(undefined);
+        else this.#fail(item.req, new InstanceNotMasterError(this.instId, 'none', `mastership ended (${why}) before the request was sent`));
+      }
+      for (const go of [...lane.readyWaiters]) go();
+    }
+    for (const req of [...this.#requests]) {
+      if (req.state === 'acking') {
+        this.#fail(req, new ProgramTimeoutError(
+          'the switch confirmed the flow-mod, but this instance stopped being master before every slave acknowledged it: ' +
+            'the next master finds it on the switch (adopted or removed by its takeover policy)',
+        ));
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // program()
+  // -------------------------------------------------------------------------------------------
+
+  async program(dpid: bigint, flowMod: FlowModMessage, options: ProgramOptions = {}): Promise<ProgramResult> {
+    this.#counters.requests++;
+    if (this.#closed) throw new InstanceNotMasterError(this.instId, 'closed', 'the flow service is closed');
+    const rep = this.#replicator;
+    if (this.#role !== 'master' || !rep) throw new InstanceNotMasterError(this.instId, this.#role);
+    if (this.#switches.roleOn(dpid) === undefined) throw new UnknownSwitchError(dpid);
+    const fm = this.#admit(flowMod);
+    const timeoutMs = options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs) && options.timeoutMs > 0
+      ? options.timeoutMs : this.#settings.requestTimeoutMs;
+    const lane = this.#lane(dpid);
+    return new Promise<ProgramResult>((resolve, reject) => {
+      const req: Request = {dpid, device: lane.device, fm, term: rep.term, timeoutMs, state: 'waiting', resolve, reject, timer: undefined};
+      this.#requests.add(req);
+      req.timer = setTimeout(() => this.#onRequestTimeout(req), timeoutMs);
+      unref(req.timer);
+      if (lane.readyTerm === rep.term) {
+        this.#enqueue(lane, req);
+        return;
+      }
+      // A takeover of this switch is pending or running: wait for it, boundedly, then go anyway.
+      let waitTimer: NodeJS.Timeout | undefined;
+      const go = () => {
+        lane.readyWaiters.delete(go);
+        clearTimeout(waitTimer);
+        req.cancelWait = undefined;
+        if (req.state === 'waiting') this.#enqueue(lane, req);
+      };
+      req.cancelWait = () => {
+        lane.readyWaiters.delete(go);
+        clearTimeout(waitTimer);
+      };
+      lane.readyWaiters.add(go);
+      waitTimer = setTimeout(go, this.#settings.takeoverWaitMs);
+      unref(waitTimer);
+    });
+  }
+
+  /** Checks a flow-mod before it may go to a switch; returns it as it will be sent. */
+  #admit(flowMod: FlowModMessage): FlowModMessage {
+    if (flowMod === null || typeof flowMod !== 'object' || flowMod.type !== 'FLOW_MOD') {
+      throw new SwitchRefusedError('expected a FLOW_MOD message', 'FLOWKEEPER_BAD_REQUEST');
+    }
+    // The table model's static checks (an empty table: nothing but the message itself is judged).
+    const probe = new FlowTable().apply(flowMod);
+    if (!probe.ok) {
+      this.#counters.refused++;
+      throw new SwitchRefusedError(`refused before sending: ${describeError(probe.error)}: ${probe.error.reason}`, errorName(probe.error.errorType, probe.error.code));
+    }
+    const {xid: _xid, ...rest} = flowMod;
+    let fm: FlowModMessage = {...rest, xid: 0};
+    const ns = this.#settings.ownedCookie;
+    if (ns.mask !== 0n) {
+      if (fm.command === OFP.OFPFC_ADD) {
+        if (!cookieInNamespace(fm.cookie, ns)) {
+          this.#counters.refused++;
+          throw new ForeignCookieError(fm.cookie, ns, 'ADD with');
+        }
+      } else {
+        // MODIFY and DELETE are narrowed to the owned namespace: a broad delete must not remove
+        // what others installed (and the table, which holds only owned flows, must select what
+        // the switch selects). A selection that can only match foreign cookies is refused.
+        const both = fm.cookieMask & ns.mask;
+        if (((fm.cookie ^ ns.value) & both) !== 0n) {
+          this.#counters.refused++;
+          throw new ForeignCookieError(fm.cookie, ns, 'a selection by');
+        }
+        fm = {...fm, cookie: (fm.cookie & ~ns.mask) | ns.value, cookieMask: fm.cookieMask | ns.mask};
+      }
+    }
+    try {
+      encodeMessage(fm); // one bad message must not fail its whole batch at the switch connection
+    } catch (error) {
+      this.#counters.refused++;
+      throw new SwitchRefusedError(`cannot be encoded: ${errorText(error)}`, 'FLOWKEEPER_ENCODE');
+    }
+    return fm;
+  }
+
+  #lane(dpid: bigint): Lane {
+    let lane = this.#lanes.get(dpid);
+    if (!lane) {
+      lane = {
+        dpid, device: deviceId(dpid), items: [], running: false, kicked: false, readyTerm: undefined, takeoverQueued: false,
+        takeoverIncomplete: false, readyWaiters: new Set(),
+      };
+      this.#lanes.set(dpid, lane);
+    }
+    return lane;
+  }
+
+  #enqueue(lane: Lane, req: Request): void {
+    if (req.state === 'done') return;
+    if (this.#role !== 'master' || this.#term !== req.term || this.#closed) {
+      this.#fail(req, new InstanceNotMasterError(this.instId, this.#role, 'mastership ended before the request was sent'));
+      return;
+    }
+    req.state = 'queued';
+    lane.items.push({kind: 'request', req});
+    this.#kick(lane);
+  }
+
+  /** Runs the lane soon: requests made in the same turn of the event loop join one batch. */
+  #kick(lane: Lane): void {
+    if (lane.running || lane.kicked) return;
+    lane.kicked = true;
+    void Promise.resolve().then(() => {
+      lane.kicked = false;
+      void this.#pump(lane);
+    });
+  }
+
+  async #pump(lane: Lane): Promise<void> {
+    if (lane.running) return;
+    lane.running = true;
+    try {
+      while (lane.items.length > 0 && !this.#closed) {
+        const head = lane.items[0]!;
+        if (head.kind === 'reconcile') {
+          lane.items.shift();
+          head.done(await this.#reconcileLane(lane, head.mode));
+          continue;
+        }
+        const batch: Request[] = [];
+        while (batch.length < this.#settings.maxBatch && lane.items.length > 0 && lane.items[0]!.kind === 'request') {
+          const {req} = lane.items.shift() as {kind: 'request'; req: Request};
+          if (req.state === 'queued') batch.push(req);
+        }
+        if (batch.length > 0) await this.#runBatch(lane, batch);
+      }
+    } catch (error) {
+      this.#log.error('flow lane failed', {event: 'flow_internal_error', dpid: lane.device, error: errorText(error), stack: (error as Error)?.stack});
+    } finally {
+      lane.running = false;
+      if (lane.items.length > 0 && !this.#closed) this.#kick(lane);
+    }
+  }
+
+  async #runBatch(lane: Lane, batch: Request[]): Promise<void> {
+    const rep = this.#replicator;
+    if (!rep || this.#role !== 'master') {
+      for (const req of batch) this.#fail(req, new InstanceNotMasterError(this.instId, this.#role, 'mastership ended before the request was sent'));
+      return;
+    }
+    for (const req of batch) req.state = 'sent';
+    this.#counters.batches++;
+    this.#counters.flowModsSent += batch.length;
+    let results: Array<OpenFlowError | undefined>;
+    try {
+      results = await this.#switches.sendModifications(lane.dpid, batch.map((r) => r.fm), {timeoutMs: this.#settings.switchTimeoutMs});
+    } catch (error) {
+      const mapped = this.#sendError(error, lane.dpid);
+      for (const req of batch) this.#fail(req, mapped);
+      if (error instanceof SwitchTimeoutError) void this.#auditLane(lane); // the switch may hold part of the batch: bring it back in line
+      return;
+    }
+    const current = rep === this.#replicator;
+    const log = rep.device(lane.device);
+    let snapshotInstead = false;
+    const acking: Array<[Request, number]> = [];
+    batch.forEach((req, i) => {
+      const refusal = results[i];
+      if (refusal) {
+        this.#counters.refused++;
+        this.#fail(req, new SwitchRefusedError(`switch ${lane.device} refused the flow-mod: ${describeError(refusal)}`, refusal.codeName));
+        return;
+      }
+      let applied = log.apply(req.fm);
+      // The switch is the judge of overlaps: it accepted, so the table takes it.
+      if (!applied.ok && (req.fm.flags & CHECK_OVERLAP) !== 0) applied = log.apply({...req.fm, flags: req.fm.flags & ~CHECK_OVERLAP});
+      if (!applied.ok) {
+        this.#counters.modelDisagreements++;
+        this.#log.error('the switch accepted a flow-mod that the table model refuses; auditing the switch', {
+          event: 'flow_model_disagreement', dpid: lane.device, reason: applied.error.reason, error: describeError(applied.error),
+        });
+        this.#fail(req, new ProgramTimeoutError(`the switch accepted the flow-mod but the flow table refuses it (${applied.error.reason}); an audit will bring the switch back in line with the table`));
+        void this.#auditLane(lane);
+        return;
+      }
+      this.#remember(lane.device, applied.changes);
+      if (applied.delta && current && !snapshotInstead && !this.#publishDelta(applied.delta)) snapshotInstead = true;
+      acking.push([req, applied.delta?.version ?? log.version]);
+    });
+    if (snapshotInstead && current) this.#sendSnapshot(log, rep.slaves());
+    for (const [req, version] of acking) this.#awaitAcks(req, lane.device, version);
+  }
+
+  #sendError(error: unknown, dpid: bigint): Error {
+    const hex = formatDpid(dpid);
+    if (error instanceof SwitchNotConnectedError) return new UnknownSwitchError(dpid);
+    if (error instanceof NotMasterError) {
+      return new NoMasterError(`switch ${hex} has not confirmed instance ${this.instId} as its master (role held: ${error.heldRole}); retry once the switch and the election agree`);
+    }
+    if (error instanceof SwitchTimeoutError) return new ProgramTimeoutError(`switch ${hex} did not confirm within ${error.timeoutMs} ms: the flow-mod may or may not be applied`);
+    if (error instanceof ConnectionClosedError) return new ProgramTimeoutError(`the connection to switch ${hex} closed before it confirmed (${error.reason}): the flow-mod may or may not be applied`);
+    return new ProgramTimeoutError(`sending to switch ${hex} failed (${errorText(error)}): the flow-mod may or may not be applied`);
+  }
+
+  /** The version's acks from every live slave, then resolve. */
+  #awaitAcks(req: Request, device: string, version: number): void {
+    if (req.state === 'done') return;
+    const rep = this.#replicator;
+    if (!rep || rep.term !== req.term) {
+      this.#fail(req, new ProgramTimeoutError('the switch confirmed the flow-mod, but this instance stopped being master before every slave acknowledged it'));
+      return;
+    }
+    if (rep.pendingAcks(device, version).length === 0) {
+      this.#succeed(req, version);
+      return;
+    }
+    req.state = 'acking';
+    const waiter: AckWaiter = {req, device, version, timer: undefined};
+    waiter.timer = setTimeout(() => this.#onAckTimeout(waiter), this.#settings.ackTimeoutMs);
+    unref(waiter.timer);
+    req.ack = waiter;
+    let set = this.#ackWaiters.get(device);
+    if (!set) this.#ackWaiters.set(device, (set = new Set()));
+    set.add(waiter);
+  }
+
+  #checkAckWaiters(device?: string): void {
+    const rep = this.#replicator;
+    if (!rep) return;
+    const devices = device === undefined ? [...this.#ackWaiters.keys()] : [device];
+    for (const d of devices) {
+      const set = this.#ackWaiters.get(d);
+      if (!set) continue;
+      for (const w of [...set]) if (rep.pendingAcks(d, w.version).length === 0) this.#succeed(w.req, w.version);
+    }
+  }
+
+  /**
+   * A live slave did not confirm in time. The request resolves all the same, and the slave gets
+   * the device's table whole at the next backup (at once when periodic backups are off).
+   *
+   * Why resolve rather than fail: the switch has confirmed the change, so it is in effect;
+   * failing would tell the caller it did not happen, and nothing could take it back. Waiting
+   * longer would let one slow slave stall every writer. A slave that died is out of the slave
+   * set within the election's failure detection, below the default ackTimeoutMs, so this only
+   * concerns a live but slow slave; the risk is that exactly this slave takes over before its
+   * snapshot lands. Then an added flow survives anyway (its takeover finds it on the switch and
+   * adopts it); only a delete could come back, and the warning logged here says so.
+   */
+  #onAckTimeout(w: AckWaiter): void {
+    const rep = this.#replicator;
+    if (w.req.state !== 'acking') return;
+    const pending = rep ? rep.pendingAcks(w.device, w.version) : [];
+    this.#counters.acksLate += pending.length;
+    const fresh: string[] = [];
+    for (const s of pending) {
+      const key = `${s}|${w.device}`;
+      if (!this.#late.has(key)) fresh.push(s);
+      this.#late.add(key);
+      this.#warnings.warn(`late:${s}`, "a slave's mirror did not acknowledge in time: the request is answered anyway, the slave gets a snapshot", {
+        event: 'flow_ack_late', slave: Number(s), dpid: w.device, version: w.version, ack_timeout_ms: this.#settings.ackTimeoutMs, acks_late: this.#counters.acksLate,
+      });
+    }
+    if (rep && fresh.length > 0 && !this.#settings.backupEnabled) this.#sendSnapshot(rep.device(w.device), fresh);
+    this.#succeed(w.req, w.version);
+  }
+
+  #onRequestTimeout(req: Request): void {
+    const ms = req.timeoutMs;
+    switch (req.state) {
+      case 'waiting':
+      case 'queued':
+        this.#fail(req, new ProgramTimeoutError(`not sent to switch ${req.device} within ${ms} ms (a takeover or earlier requests held it): nothing was applied`));
+        break;
+      case 'sent':
+        this.#fail(req, new ProgramTimeoutError(`switch ${req.device} did not confirm within ${ms} ms: the flow-mod may or may not be applied`));
+        break;
+      case 'acking':
+        this.#fail(req, new ProgramTimeoutError(`the switch applied the flow-mod but not every slave acknowledged it within ${ms} ms`));
+        break;
+      default:
+    }
+  }
+
+  #settle(req: Request): boolean {
+    if (req.state === 'done') return false;
+    req.state = 'done';
+    clearTimeout(req.timer);
+    req.cancelWait?.();
+    if (req.ack) {
+      clearTimeout(req.ack.timer);
+      this.#ackWaiters.get(req.ack.device)?.delete(req.ack);
+      if (this.#ackWaiters.get(req.ack.device)?.size === 0) this.#ackWaiters.delete(req.ack.device);
+    }
+    this.#requests.delete(req);
+    return true;
+  }
+
+  #succeed(req: Request, version: number): void {
+    if (this.#settle(req)) req.resolve({masterId: this.instId, term: req.term, version});
+  }
+
+  #fail(req: Request, error: Error): void {
+    if (this.#settle(req)) req.reject(error);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Publishing
+  // -------------------------------------------------------------------------------------------
+
+  #publish(routingKey: string, body: Record<string, unknown>): boolean {
+    const ok = this.#bus.publish(routingKey, body);
+    if (!ok) {
+      this.#counters.publishFailed++;
+      this.#warnings.warn('publish', 'a backup message could not be published (data bus down, or larger than its limit)', {
+        event: 'flow_publish_failed', routing_key: routingKey, type: body.type, publish_failed: this.#counters.publishFailed,
+      });
+    }
+    return ok;
+  }
+
+  /** Publishes a delta; false when it is larger than chunkBytes (send a snapshot instead). */
+  #publishDelta(delta: FlowDelta): boolean {
+    const body = fromMaster(delta, this.instId);
+    if (jsonBytes(body) > this.#settings.chunkBytes) {
+      this.#counters.deltasOversize++;
+      return false;
+    }
+    this.#counters.deltasSent++;
+    this.#publish(backupRoutingKey(this.domain), body);
+    return true;
+  }
+
+  /** The device's table whole (in parts when large) to each of `slaves`. */
+  #sendSnapshot(log: DeviceLog, slaves: readonly string[]): void {
+    if (slaves.length === 0) return;
+    const snap = `${this.instId}-${++this.#snapSeq}`;
+    const messages = snapshotMessages(
+      {device: log.device, term: log.term, version: log.version, entries: log.table.toSnapshot().entries}, this.instId, snap, this.#settings.chunkBytes,
+    );
+    for (const slave of slaves) {
+      const key = instanceRoutingKey(this.domain, slave);
+      for (const m of messages) this.#publish(key, m);
+      this.#counters.snapshotsSent++;
+      if (messages.length > 1) this.#counters.snapshotPartsSent += messages.length;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Receiving
+  // -------------------------------------------------------------------------------------------
+
+  #onBus(body: unknown, _info: DeliveryInfo): void {
+    if (this.#closed) return;
+    const o = body as Record<string, unknown>;
+    if (o.master === this.instId && this.#role === 'master') return; // our own deltas, back from the exchange
+    try {
+      if (o.type === SNAPSHOT_PART) {
+        this.#onSnapshotPart(o);
+        return;
+      }
+      const parsed = parseBackupMessage(body);
+      if (!parsed.ok) {
+        this.#malformed(parsed.reason, o.type);
+        return;
+      }
+      const m = parsed.message;
+      switch (m.type) {
+        case 'flow-delta':
+        case 'flow-snapshot':
+          if (!isInstanceId(o.master)) {
+            this.#malformed('master: expected an instance id 1..65535', m.type);
+            return;
+          }
+          if (this.#role !== 'master') this.#mirrorReceive(m, o.master);
+          return;
+        case 'flow-ack': {
+          const rep = this.#replicator;
+          if (!rep) return;
+          this.#counters.acksReceived++;
+          rep.recordAck(m);
+          const key = `${m.from}|${m.device}`;
+          if (rep.ackedVersion(m.from, m.device) === m.version && m.term === rep.term) {
+            this.#lastAckAt.set(key, this.#now());
+            if (rep.has(m.device) && m.version >= rep.device(m.device).version) this.#late.delete(key);
+          }
+          this.#checkAckWaiters(m.device);
+          return;
+        }
+        case 'flow-snapshot-request': {
+          const rep = this.#replicator;
+          if (!rep) return;
+          const to = instanceIdOf(m.from);
+          if (to === undefined) {
+            this.#malformed('from: expected an instance id 1..65535', m.type);
+            return;
+          }
+          if (!rep.has(m.device)) return; // a device this master has no table of
+          this.#counters.snapshotRequestsAnswered++;
+          this.#sendSnapshot(rep.device(m.device), [String(to)]);
+          return;
+        }
+      }
+    } catch (error) {
+      this.#malformed(`unreadable: ${errorText(error)}`, o.type);
+    }
+  }
+
+  #malformed(reason: string, type: unknown): void {
+    this.#counters.malformedDropped++;
+    this.#warnings.warn('malformed', 'dropped a malformed backup message', {
+      event: 'flow_message_dropped', reason, type: typeof type === 'string' ? type.slice(0, 40) : undefined, malformed_dropped: this.#counters.malformedDropped,
+    });
+  }
+
+  #onSnapshotPart(o: Record<string, unknown>): void {
+    const parsed = parseSnapshotPart(o);
+    if (!parsed.ok) {
+      this.#malformed(parsed.reason, SNAPSHOT_PART);
+      return;
+    }
+    if (this.#role === 'master') return;
+    const p = parsed.part;
+    const at = this.#mirror.position(p.device);
+    if (at && at.term === p.term && at.version >= p.version) {
+      // Already there (our ack was lost, or this is a re-send): confirm again, read nothing.
+      if (p.part === 0) this.#queueAck(p.device, p.master);
+      return;
+    }
+    const r = this.#assembler.add(p, this.#now());
+    if (r.status === 'inconsistent') this.#malformed('parts: disagrees with the other parts of its snapshot', SNAPSHOT_PART);
+    if (r.status !== 'complete') return;
+    const whole = parseBackupMessage(r.message);
+    if (!whole.ok) {
+      this.#malformed(`assembled snapshot: ${whole.reason}`, SNAPSHOT_PART);
+      return;
+    }
+    this.#mirrorReceive(whole.message as FlowSnapshot, r.master);
+  }
+
+  #mirrorReceive(m: FlowDelta | FlowSnapshot, master: number): void {
+    if (m.type === 'flow-snapshot') {
+      this.#counters.snapshotsReceived++;
+      this.#assembler.supersede(m.device, m.term, m.version);
+    } else {
+      this.#counters.deltasReceived++;
+    }
+    const out = this.#mirror.receive(m);
+    if (out.status === 'stale') {
+      this.#counters.staleIgnored++;
+      return;
+    }
+    if (!this.#knownMaster || m.term >= this.#knownMaster.term) this.#knownMaster = {id: master, term: m.term};
+    this.#remember(m.device, out.changes);
+    if (out.needSnapshot) this.#requestSnapshot(m.device, master);
+    if (out.position) this.#queueAck(m.device, master);
+  }
+
+  #requestSnapshot(device: string, master: number): void {
+    this.#counters.snapshotRequestsSent++;
+    this.#publish(instanceRoutingKey(this.domain, master), backupMessageToJson(this.#mirror.snapshotRequest(device, String(this.instId))));
+  }
+
+  /** Acks are cumulative: one per device per turn of the event loop, however many deltas came. */
+  #queueAck(device: string, master: number): void {
+    this.#acksToSend.set(device, master);
+    if (this.#acksScheduled) return;
+    this.#acksScheduled = true;
+    void Promise.resolve().then(() => {
+      this.#acksScheduled = false;
+      if (this.#closed || this.#role === 'master') {
+        this.#acksToSend.clear();
+        return;
+      }
+      for (const [device, to] of this.#acksToSend) {
+        const ack = this.#mirror.ack(device, String(this.instId));
+        if (!ack) continue;
+        this.#counters.acksSent++;
+        this.#publish(instanceRoutingKey(this.domain, to), backupMessageToJson(ack));
+      }
+      this.#acksToSend.clear();
+    });
+  }
+
+  /** Identities the cluster deleted (removed from a switch at takeover whatever the policy). */
+  #remember(device: string, changes: readonly FlowChange[]): void {
+    const max = this.#settings.maxTombstones;
+    if (max === 0 || changes.length === 0) return;
+    let m = this.#tombstones.get(device);
+    if (!m) this.#tombstones.set(device, (m = new Map()));
+    for (const c of changes) {
+      const key = flowKey(c.entry);
+      m.delete(key);
+      if (c.op === 'remove') {
+        m.set(key, true);
+        if (m.size > max) m.delete(m.keys().next().value!);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Backup period
+  // -------------------------------------------------------------------------------------------
+
+  #scheduleTick(): void {
+    clearTimeout(this.#tickTimer);
+    this.#tickTimer = undefined;
+    if (this.#closed) return;
+    this.#tickTimer = setTimeout(() => {
+      this.#tickTimer = undefined;
+      try {
+        this.#tick();
+      } catch (error) {
+        this.#log.error('flow backup period failed', {event: 'flow_internal_error', error: errorText(error)});
+      }
+      this.#scheduleTick();
+    }, this.#settings.backupPeriodMs);
+    unref(this.#tickTimer);
+  }
+
+  #tick(): void {
+    const now = this.#now();
+    if (this.#role === 'master') {
+      if (this.#settings.backupEnabled) this.#periodicBackup(now);
+      return;
+    }
+    // Slave: ask again for snapshots still missing a whole period later (a request or its answer was lost).
+    const awaiting = new Set(this.#mirror.awaitingSnapshot());
+    for (const device of awaiting) {
+      if (this.#awaitingSeen.has(device) && this.#knownMaster) this.#requestSnapshot(device, this.#knownMaster.id);
+    }
+    this.#awaitingSeen = awaiting;
+    this.#assembler.expire(now, 3 * this.#settings.backupPeriodMs);
+  }
+
+  /**
+   * The ONOS rule with versions: a device goes whole to each slave that has not confirmed its
+   * current version — unless that slave's acks for it keep coming (one since the last backup)
+   * and it is not marked late: then the missing versions are merely in flight.
+   */
+  #periodicBackup(now: number): void {
+    const rep = this.#replicator;
+    if (!rep) return;
+    for (const device of rep.devices()) {
+      const log = rep.device(device);
+      const targets = rep.slaves().filter((s) => {
+        const key = `${s}|${device}`;
+        const acked = rep.ackedVersion(s, device);
+        if (acked !== undefined && acked >= log.version) {
+          this.#late.delete(key);
+          return false;
+        }
+        if (acked === undefined || this.#late.has(key)) return true;
+        const lastAck = this.#lastAckAt.get(key);
+        return lastAck === undefined || lastAck < this.#lastBackupAt;
+      });
+      if (targets.length > 0) this.#sendSnapshot(log, targets);
+    }
+    this.#lastBackupAt = now;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Takeover and audit
+  // -------------------------------------------------------------------------------------------
+
+  #maybeTakeover(dpid: bigint): void {
+    const rep = this.#replicator;
+    if (this.#closed || this.#role !== 'master' || !rep) return;
+    if (this.#switches.roleOn(dpid) !== 'master') return;
+    const lane = this.#lane(dpid);
+    if (lane.readyTerm === rep.term || lane.takeoverQueued) return;
+    lane.takeoverQueued = true;
+    // First in the lane: requests queued before it were let through by the bounded wait.
+    lane.items.unshift({kind: 'reconcile', mode: 'takeover', done: () => {}});
+    this.#kick(lane);
+  }
+
+  #auditLane(lane: Lane): Promise<DeviceReconcileReport | undefined> {
+    return new Promise((resolve) => {
+      lane.items.push({kind: 'reconcile', mode: 'audit', done: resolve});
+      this.#kick(lane);
+    });
+  }
+
+  /**
+   * Compares every connected switch with the table and repairs drift (master only). The cron job
+   * calls it; tests and the CLI may too. Resolves when every switch has been audited.
+   */
+  async auditNow(): Promise<AuditReport> {
+    if (this.#closed) return {ran: false, reason: 'closed', devices: []};
+    const rep = this.#replicator;
+    if (this.#role !== 'master' || !rep) return {ran: false, reason: `not master (role ${this.#role})`, devices: []};
+    const jobs: Array<Promise<DeviceReconcileReport | undefined>> = [];
+    for (const sw of this.#switches.switches()) {
+      if (sw.role !== 'master') continue;
+      const lane = this.#lane(sw.datapathId);
+      if (lane.readyTerm !== rep.term) continue; // its takeover is still to come
+      jobs.push(this.#auditLane(lane));
+    }
+    const devices = (await Promise.all(jobs)).filter((r): r is DeviceReconcileReport => r !== undefined);
+    return {ran: true, devices};
+  }
+
+  async #reconcileLane(lane: Lane, requested: 'takeover' | 'audit'): Promise<DeviceReconcileReport | undefined> {
+    const rep = this.#replicator;
+    if (!rep || this.#role !== 'master') {
+      if (requested === 'takeover') lane.takeoverQueued = false;
+      return undefined;
+    }
+    const mode = requested === 'audit' && lane.takeoverIncomplete ? 'takeover' : requested;
+    const started = this.#now();
+    const report: DeviceReconcileReport = {
+      dpid: lane.device, mode: requested, restored: 0, fixed: 0, removed: 0, adopted: 0, expired: 0, conflicts: 0, refused: 0, durationMs: 0,
+    };
+    try {
+      const flows = await this.#switches.flowStats(lane.dpid, {}, {timeoutMs: this.#settings.switchTimeoutMs});
+      if (rep !== this.#replicator) return undefined;
+      const log = rep.device(lane.device);
+      const policy = mode === 'takeover' ? this.#settings.unknownFlowPolicy : 'remove';
+      const plan = reconcile(log.table, flows, {
+        unknown: policy, ownedCookie: this.#settings.ownedCookie, deleted: this.#tombstones.get(lane.device)?.keys() ?? [],
+      });
+      this.#fillReport(report, plan, policy);
+      if (plan.switchFlowMods.length > 0) {
+        const results = await this.#switches.sendModifications(lane.dpid, plan.switchFlowMods, {timeoutMs: this.#settings.switchTimeoutMs});
+        results.forEach((e, i) => {
+          if (!e) return;
+          report.refused++;
+          this.#log.warn('the switch refused a repair', {
+            event: 'flow_repair_refused', dpid: lane.device, mode, error: describeError(e), priority: plan.switchFlowMods[i]!.priority,
+          });
+        });
+      }
+      if (rep === this.#replicator) {
+        let snapshotInstead = false;
+        for (const fm of plan.tableFlowMods) {
+          const r = log.apply(fm);
+          if (!r.ok) continue;
+          this.#remember(lane.device, r.changes);
+          if (r.delta && !snapshotInstead && !this.#publishDelta(r.delta)) snapshotInstead = true;
+        }
+        // Slaves that know nothing of this device in this term (a switch new to the cluster)
+        // get it now rather than asking when the first delta finds them without a base.
+        const unaware = snapshotInstead ? rep.slaves() : rep.slaves().filter((s) => rep.ackedVersion(s, lane.device) === undefined);
+        if (requested === 'takeover' || snapshotInstead) this.#sendSnapshot(log, unaware);
+      }
+      if (mode === 'takeover') lane.takeoverIncomplete = false;
+    } catch (error) {
+      report.error = errorText(error);
+      this.#counters.reconcileFailures++;
+      if (mode === 'takeover') lane.takeoverIncomplete = true;
+      this.#log.warn(`${mode} of a switch failed`, {event: mode === 'takeover' ? 'flow_takeover_failed' : 'flow_audit_failed', dpid: lane.device, error: report.error});
+    } finally {
+      if (requested === 'takeover') {
+        lane.takeoverQueued = false;
+        if (rep === this.#replicator) lane.readyTerm = rep.term; // requests proceed even if it failed
+        for (const go of [...lane.readyWaiters]) go();
+      }
+    }
+    report.durationMs = Math.round(this.#now() - started);
+    const repairs = report.restored + report.fixed + report.removed + report.adopted + report.expired;
+    if (requested === 'takeover') {
+      this.#counters.takeoverRepairs += repairs;
+      this.#log.info('switch taken over', {event: 'flow_switch_takeover', term: rep.term, ...report});
+    } else {
+      this.#counters.audits++;
+      this.#counters.auditRepairs += repairs;
+      const level = repairs > 0 ? 'info' : 'debug';
+      this.#log[level](repairs > 0 ? 'audit repaired a switch' : 'audit: switch in line with the table', {event: 'flow_audit', ...report});
+    }
+    this.#counters.adopted += report.adopted;
+    return report;
+  }
+
+  #fillReport(report: DeviceReconcileReport, plan: ReconcilePlan, policy: 'adopt' | 'remove'): void {
+    report.restored = plan.missing.length;
+    report.fixed = plan.differing.length;
+    report.removed = plan.deleted.length + (policy === 'remove' ? plan.unknown.length : 0);
+    report.adopted = policy === 'adopt' ? plan.unknown.length : 0;
+    report.expired = plan.expired.length;
+    report.conflicts = plan.conflicts.length;
+    if (plan.conflicts.length > 0) {
+      this.#log.warn('flows of the table are held on the switch under a foreign cookie: left alone', {
+        event: 'flow_conflict', dpid: report.dpid, conflicts: plan.conflicts.length,
+      });
+    }
+  }
+
+  #scheduleAudit(): void {
+    void this.#auditTask?.destroy();
+    this.#auditTask = undefined;
+    const expression = validateAuditCron(this.#settings.auditCron);
+    if (this.#closed || expression === 'off') return;
+    const log = this.#log;
+    this.#auditTask = cron.schedule(expression, async () => {
+      if (this.#closed || this.#role !== 'master') return;
+      try {
+        await this.auditNow();
+      } catch (error) {
+        log.error('audit failed', {event: 'flow_audit_failed', error: errorText(error)});
+      }
+    }, {
+      name: `flowkeeper-audit-${this.domain}-${this.instId}`,
+      noOverlap: true,
+      unref: true,
+      logger: {
+        info: (m) => log.debug(m, {event: 'flow_audit_cron'}),
+        warn: (m) => log.warn(m, {event: 'flow_audit_cron'}),
+        error: (m, e) => log.error(String(m), {event: 'flow_audit_cron', error: e ? errorText(e) : undefined}),
+        debug: (m) => log.debug(String(m), {event: 'flow_audit_cron'}),
+      },
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads
+  // -------------------------------------------------------------------------------------------
+
+  /** The table of a switch: the master's store, or a slave's mirror (undefined: none). */
+  tableOf(dpid: bigint): ReadonlyFlowTable | undefined {
+    const device = deviceId(dpid);
+    const rep = this.#replicator;
+    if (rep) return rep.has(device) ? rep.device(device).table : undefined;
+    return this.#mirror.table(device);
+  }
+
+  /** Where this instance's table of a switch is: (term, version). */
+  positionOf(dpid: bigint): {term: number; version: number} | undefined {
+    const device = deviceId(dpid);
+    const rep = this.#replicator;
+    if (rep) return rep.has(device) ? {term: rep.term, version: rep.device(device).version} : undefined;
+    return this.#mirror.position(device);
+  }
+
+  stats(): FlowServiceStats {
+    const rep = this.#replicator;
+    const devices = new Set<string>(rep ? rep.devices() : this.#mirror.devices());
+    for (const sw of this.#switches.switches()) devices.add(deviceId(sw.datapathId));
+    const out: DeviceStats[] = [];
+    for (const device of [...devices].sort()) {
+      const dpid = BigInt(`0x${device}`);
+      const switchRole = this.#switches.roleOn(dpid);
+      if (rep) {
+        const log = rep.has(device) ? rep.device(device) : undefined;
+        const lane = this.#lanes.get(dpid);
+        const version = log?.version ?? 0;
+        out.push({
+          dpid: device, switchRole, term: rep.term, version, size: log?.table.size ?? 0,
+          ready: lane?.readyTerm === rep.term, queued: lane?.items.length ?? 0,
+          mirrors: rep.slaves().map((s) => {
+            const acked = rep.ackedVersion(s, device);
+            return {slave: Number(s), acked, lag: version - (acked ?? 0), late: this.#late.has(`${s}|${device}`)};
+          }),
+        });
+      } else {
+        const pos = this.#mirror.position(device);
+        out.push({
+          dpid: device, switchRole, term: pos?.term, version: pos?.version ?? 0, size: this.#mirror.table(device)?.size ?? 0,
+          buffered: this.#mirror.bufferedDeltas(device), awaitingSnapshot: this.#mirror.awaitingSnapshot().includes(device),
+        });
+      }
+    }
+    const {ownedCookie, ...rest} = this.#settings;
+    return {
+      instId: this.instId, domain: this.domain, role: this.#role, term: this.#term, liveSlaves: [...this.#liveSlaves], devices: out,
+      counters: {...this.#counters}, snapshotsInProgress: this.#assembler.inProgress,
+      settings: {...rest, ownedCookie: {value: `0x${ownedCookie.value.toString(16)}`, mask: `0x${ownedCookie.mask.toString(16)}`}},
+    };
+  }
+
+  /** Stops timers and the audit, answers what is pending, ignores the bus from now on. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#tickTimer);
+    this.#tickTimer = undefined;
+    await this.#auditTask?.destroy();
+    this.#auditTask = undefined;
+    this.#bus.off('dropped', this.#onDropped);
+    for (const e of Object.keys(this.#listeners) as FlowSwitchEvent[]) this.#switches.off(e, this.#listeners[e] as never);
+    for (const lane of this.#lanes.values()) {
+      for (const item of lane.items.splice(0)) if (item.kind === 'reconcile') item.done(undefined);
+      lane.readyWaiters.clear();
+    }
+    for (const req of [...this.#requests]) {
+      this.#fail(req, req.state === 'waiting' || req.state === 'queued'
+        ? new InstanceNotMasterError(this.instId, 'closed', 'the flow service closed before the request was sent')
+        : new ProgramTimeoutError('the flow service closed before the request was acknowledged: the flow-mod may or may not be applied'));
+    }
+  }
+}

@@ -1,0 +1,598 @@
+/**
+ * The flow service against an in-memory bus and a fake switch fabric (FlowTables acting as
+ * switches), with sinon's fake clock for everything timed: acks gating requests, refusals,
+ * late acks, snapshots by the ONOS rule (and in parts), runtime backup settings, malformed backup
+ * messages, takeover reconciliation, requests during a takeover, the audit.
+ */
+import {expect} from 'chai';
+import sinon from 'sinon';
+import {InMemoryBroker, type InMemoryBus} from '../../../../src/bus/memory-bus.js';
+import {MemoryLogger} from '../../../../src/log.js';
+import {FlowTable, entryFromFlowStats, type FlowEntry} from '../../../../src/flows/flow-table.js';
+import {encodeBackupMessage, deviceId} from '../../../../src/flows/mirror.js';
+import {NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError} from '../../../../src/flows/programmer.js';
+import {ForeignCookieError, FlowServiceConfigError, InstanceNotMasterError} from '../../../../src/flows/service/errors.js';
+import {FlowService, type FlowServiceStats} from '../../../../src/flows/service/flow-service.js';
+import type {FlowServiceSettings} from '../../../../src/flows/service/settings.js';
+import {backupRoutingKey, instanceRoutingKey, SNAPSHOT_PART} from '../../../../src/flows/service/wire.js';
+import {OFP, applyActions, flowMod, match, output, type FlowModMessage} from '../../../../src/openflow/codec.js';
+import {FakeNetwork, FakeSwitches} from './fake-switches.js';
+
+const NS = {value: 0xf100_0000_0000_0000n, mask: 0xff00_0000_0000_0000n};
+const OWN = 0xf100_0000_0000_0001n;
+const FOREIGN = 0x0200_0000_0000_0001n;
+const TERM1 = 65536 + 1;
+const TERM2 = 2 * 65536 + 2;
+const D1 = 1n;
+const D2 = 2n;
+
+function add(priority: number, inPort = priority, out = 2, cookie = OWN): FlowModMessage {
+  return flowMod({cookie, priority, match: match({in_port: inPort}), instructions: [applyActions(output(out))]});
+}
+
+function delStrict(priority: number, inPort = priority): FlowModMessage {
+  return flowMod({command: OFP.OFPFC_DELETE_STRICT, cookie: OWN, cookieMask: 0xffff_ffff_ffff_ffffn, priority, match: match({in_port: inPort})});
+}
+
+function entry(priority: number, inPort = priority, out = 2, cookie = OWN): FlowEntry {
+  const t = new FlowTable();
+  const r = t.apply(add(priority, inPort, out, cookie));
+  if (!r.ok) throw new Error(r.error.reason);
+  return t.entries()[0]!;
+}
+
+/** Owned entries only, as a table (what the cluster should hold of a switch). */
+function owned(t: FlowTable): FlowTable {
+  return FlowTable.of(t.entries().filter((e) => (e.cookie & NS.mask) === NS.value));
+}
+
+function keysOf(t: {entries(): FlowEntry[]}): string[] {
+  return t.entries().map((e) => `${e.priority}:${e.cookie.toString(16)}`);
+}
+
+interface Node {
+  id: number;
+  svc: FlowService;
+  sw: FakeSwitches;
+  bus: InMemoryBus;
+  log: MemoryLogger;
+}
+
+describe('FlowService', function () {
+  let clock: sinon.SinonFakeTimers;
+  let broker: InMemoryBroker;
+  let net: FakeNetwork;
+  let nodes: Node[];
+
+  beforeEach(function () {
+    clock = sinon.useFakeTimers({now: 1_700_000_000_000});
+    broker = new InMemoryBroker();
+    net = new FakeNetwork();
+    nodes = [];
+  });
+
+  afterEach(async function () {
+    for (const n of nodes) await n.svc.close();
+    clock.restore();
+  });
+
+  /** Lets deliveries (microtasks) and due timers run. */
+  async function flush(ms = 0): Promise<void> {
+    for (let i = 0; i < 5; i++) await clock.tickAsync(0);
+    if (ms > 0) await clock.tickAsync(ms);
+    for (let i = 0; i < 5; i++) await clock.tickAsync(0);
+  }
+
+  async function node(id: number, settings: Partial<FlowServiceSettings> = {}): Promise<Node> {
+    const bus = broker.createBus();
+    await bus.start();
+    const sw = new FakeSwitches(net, id);
+    const log = new MemoryLogger();
+    const svc = new FlowService({instId: id, domain: 'd', bus, switches: sw, logger: log, settings: {ownedCookie: NS, auditCron: 'off', ...settings}});
+    const n = {id, svc, sw, bus, log};
+    nodes.push(n);
+    return n;
+  }
+
+  /** A master (id 1) and slaves, every switch connected to all, roles settled, takeover done. */
+  async function cluster(opts: {slaves?: number[]; dpids?: bigint[]; settings?: Partial<FlowServiceSettings>} = {}): Promise<Node[]> {
+    const ids = [1, ...(opts.slaves ?? [2])];
+    const all: Node[] = [];
+    for (const id of ids) all.push(await node(id, opts.settings));
+    for (const dpid of opts.dpids ?? [D1]) {
+      if (!net.tables.has(dpid)) net.addSwitch(dpid);
+      all.forEach((n, i) => n.sw.connect(dpid, i === 0 ? 'master' : 'slave'));
+    }
+    for (const n of all.slice(1)) n.svc.setRole('slave', TERM1, []);
+    all[0]!.svc.setRole('master', TERM1, ids.slice(1));
+    await flush();
+    return all;
+  }
+
+  /** A bus that records what is published on a routing key pattern. */
+  async function spy(pattern: string): Promise<Array<Record<string, unknown>>> {
+    const bus = broker.createBus();
+    await bus.start();
+    const seen: Array<Record<string, unknown>> = [];
+    bus.subscribe(pattern, (body) => seen.push(body as Record<string, unknown>));
+    return seen;
+  }
+
+  function counters(n: Node): FlowServiceStats['counters'] {
+    return n.svc.stats().counters;
+  }
+
+  describe('master: program()', function () {
+    it('resolves only once the slave mirrors acknowledged the version; switch, table and mirrors agree', async function () {
+      const [a, b, c] = await cluster({slaves: [2, 3]});
+      const acksBefore = counters(a!).acksReceived;
+      let resolved = false;
+      const p = a!.svc.program(D1, add(10)).then((r) => {
+        resolved = true;
+        // By the time the caller hears, every live slave's mirror has the change.
+        expect(b!.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: r.version});
+        expect(c!.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: r.version});
+        return r;
+      });
+      await flush();
+      const r = await p;
+      expect(resolved).to.equal(true);
+      expect(r).to.deep.equal({masterId: 1, term: TERM1, version: 1});
+      expect(keysOf(net.table(D1))).to.deep.equal(['10:f100000000000001']);
+      expect(a!.svc.tableOf(D1)!.equals(net.table(D1))).to.equal(true);
+      expect(b!.svc.tableOf(D1)!.equals(net.table(D1))).to.equal(true);
+      expect(counters(a!).acksReceived - acksBefore).to.equal(2);
+      expect(counters(a!).acksLate).to.equal(0);
+    });
+
+    it('waits for a slave that has not acknowledged yet', async function () {
+      const [a] = await cluster({slaves: []});
+      // A "slave" played by the test: it receives the deltas and acks only when told to.
+      const slaveBus = broker.createBus();
+      await slaveBus.start();
+      const deltas: Array<Record<string, unknown>> = [];
+      slaveBus.subscribe(backupRoutingKey('d'), (body) => deltas.push(body as Record<string, unknown>));
+      a!.svc.setLiveSlaves([9]);
+      await flush();
+      let done = false;
+      const p = a!.svc.program(D1, add(10)).then(() => (done = true));
+      await flush(1000);
+      expect(deltas.map((d) => d.version)).to.deep.equal([1]);
+      expect(done, 'resolved before the ack').to.equal(false);
+      slaveBus.publish(instanceRoutingKey('d', 1), {v: 1, type: 'flow-ack', device: deviceId(D1), term: TERM1, version: 1, from: '9'});
+      await flush();
+      expect(done).to.equal(true);
+      await p;
+    });
+
+    it('batches concurrent requests into one barrier, applied in order', async function () {
+      const [a, b] = await cluster();
+      const before = net.batches.length;
+      const results = await Promise.all([
+        ...Array.from({length: 50}, (_, i) => a!.svc.program(D1, add(100 + i))),
+        a!.svc.program(D1, delStrict(100)),
+        flush(),
+      ]);
+      expect(net.batches.length - before).to.equal(1);
+      expect(net.batches.at(-1)!.messages).to.have.length(51);
+      expect(results.slice(0, 51).map((r) => (r as {version: number}).version)).to.deep.equal(Array.from({length: 51}, (_, i) => i + 1));
+      expect(net.table(D1).size).to.equal(49);
+      expect(a!.svc.tableOf(D1)!.equals(net.table(D1))).to.equal(true);
+      expect(b!.svc.tableOf(D1)!.equals(net.table(D1))).to.equal(true);
+    });
+
+    it('a refused flow-mod rejects in words with its code and leaves every table untouched', async function () {
+      const [a, b] = await cluster();
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      net.refuse = (_dpid, fm) => (fm.priority === 666 ? [OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_TABLE_FULL] : undefined);
+      const [bad, good] = await Promise.allSettled([a!.svc.program(D1, add(666)), a!.svc.program(D1, add(2)), flush()]);
+      expect(bad.status).to.equal('rejected');
+      const err = (bad as PromiseRejectedResult).reason as SwitchRefusedError;
+      expect(err).to.be.instanceOf(SwitchRefusedError);
+      expect(err.code).to.equal('OFPET_FLOW_MOD_FAILED/OFPFMFC_TABLE_FULL');
+      expect(err.message).to.match(/refused the flow-mod: .*table/i);
+      expect(err.status).to.equal(400);
+      expect(good.status).to.equal('fulfilled');
+      expect((good as PromiseFulfilledResult<{version: number}>).value.version).to.equal(2);
+      expect(keysOf(a!.svc.tableOf(D1)!)).to.deep.equal(['2:f100000000000001', '1:f100000000000001']);
+      expect(b!.svc.tableOf(D1)!.equals(a!.svc.tableOf(D1) as FlowTable)).to.equal(true);
+      expect(counters(a!).refused).to.equal(1);
+    });
+
+    it('refuses before sending what the table model refuses, and what cannot be encoded', async function () {
+      const [a] = await cluster();
+      const err = await a!.svc.program(D1, flowMod({cookie: OWN, tableId: OFP.OFPTT_ALL})).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(SwitchRefusedError);
+      expect((err as SwitchRefusedError).code).to.equal('OFPET_FLOW_MOD_FAILED/OFPFMFC_BAD_TABLE_ID');
+      expect(net.batches).to.have.length(0);
+    });
+
+    it('cookie namespace: an ADD outside it is refused; MODIFY/DELETE are narrowed to it', async function () {
+      const [a] = await cluster();
+      net.table(D1).apply(add(5, 5, 2, FOREIGN));
+      const err = await a!.svc.program(D1, add(1, 1, 2, FOREIGN)).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(ForeignCookieError);
+      expect(err).to.be.instanceOf(SwitchRefusedError);
+      expect((err as Error).message).to.match(/outside the cluster's cookie namespace/);
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      // Delete everything, every cookie: only the owned flow goes.
+      await Promise.all([a!.svc.program(D1, flowMod({command: OFP.OFPFC_DELETE, tableId: OFP.OFPTT_ALL})), flush()]);
+      expect(keysOf(net.table(D1))).to.deep.equal(['5:200000000000001']);
+      expect(a!.svc.tableOf(D1)!.size).to.equal(0);
+      // A selection that can only match foreign cookies.
+      const sel = await a!.svc.program(D1, flowMod({command: OFP.OFPFC_DELETE, cookie: FOREIGN, cookieMask: 0xffff_ffff_ffff_ffffn})).catch((e: unknown) => e);
+      expect(sel).to.be.instanceOf(ForeignCookieError);
+    });
+
+    it('typed errors: unknown switch, not master, switch role not confirmed, timeout', async function () {
+      const [a, b] = await cluster({settings: {takeoverWaitMs: 100}});
+      expect(await a!.svc.program(99n, add(1)).catch((e: unknown) => e)).to.be.instanceOf(UnknownSwitchError);
+      const notMaster = await b!.svc.program(D1, add(1)).catch((e: unknown) => e);
+      expect(notMaster).to.be.instanceOf(InstanceNotMasterError);
+      expect(notMaster).to.be.instanceOf(NoMasterError);
+      expect((notMaster as Error).message).to.match(/instance 2 is not the master/);
+
+      a!.sw.setRole(D1, 'slave'); // the switch took MASTER away (another master asserted itself)
+      const p = a!.svc.program(D1, add(2)).catch((e: unknown) => e);
+      await flush(150);
+      expect(await p).to.be.instanceOf(NoMasterError);
+
+      a!.sw.setRole(D1, 'master');
+      await flush();
+      net.timeoutNext = true;
+      const t = a!.svc.program(D1, add(3)).catch((e: unknown) => e);
+      await flush();
+      const te = await t;
+      expect(te).to.be.instanceOf(ProgramTimeoutError);
+      expect((te as Error).message).to.match(/may or may not/);
+    });
+  });
+
+  describe('acks', function () {
+    it('a silent live slave: the request resolves after ackTimeoutMs, is counted late and logged, and the slave gets a snapshot', async function () {
+      const [a] = await cluster({settings: {ackTimeoutMs: 3000, backupPeriodMs: 2000}});
+      const toSeven = await spy(instanceRoutingKey('d', 7));
+      a!.svc.setLiveSlaves([2, 7]);
+      await flush();
+      toSeven.length = 0;
+      let done = false;
+      const p = a!.svc.program(D1, add(1)).then((r) => ((done = true), r));
+      await flush(2999 - 10);
+      expect(done).to.equal(false);
+      await flush(20);
+      expect(done).to.equal(true);
+      expect((await p).version).to.equal(1);
+      expect(counters(a!).acksLate).to.equal(1);
+      expect(a!.log.lines.filter((l) => l.event === 'flow_ack_late')).to.have.length(1);
+      expect(a!.svc.stats().devices[0]!.mirrors!.find((m) => m.slave === 7)).to.include({late: true});
+      await flush(2000);
+      const snaps = toSeven.filter((m) => m.type === 'flow-snapshot');
+      expect(snaps.length).to.be.greaterThan(0);
+      expect(snaps.at(-1)).to.include({version: 1, term: TERM1});
+    });
+
+    it('a slave that leaves the slave set is no longer waited for', async function () {
+      const [a] = await cluster({slaves: [], settings: {ackTimeoutMs: 60_000}});
+      a!.svc.setLiveSlaves([7]);
+      let done = false;
+      const p = a!.svc.program(D1, add(1)).then(() => (done = true));
+      await flush(100);
+      expect(done).to.equal(false);
+      a!.svc.setLiveSlaves([]);
+      await flush();
+      expect(done).to.equal(true);
+      await p;
+    });
+  });
+
+  describe('snapshots', function () {
+    it('by the ONOS rule: none while slaves confirm, a quiet slave gets the changed device, a new slave every device', async function () {
+      const [a] = await cluster({dpids: [D1, D2], settings: {backupPeriodMs: 2000, ackTimeoutMs: 500}});
+      const toTwo = await spy(instanceRoutingKey('d', 2));
+      const toNine = await spy(instanceRoutingKey('d', 9));
+      await Promise.all([a!.svc.program(D1, add(1)), a!.svc.program(D2, add(1)), flush()]);
+      await flush(4100); // two periods: slave 2 confirmed everything
+      expect(toTwo.filter((m) => m.type === 'flow-snapshot'), JSON.stringify(toTwo)).to.have.length(0);
+
+      // A slave that joins is sent every device at once.
+      a!.svc.setLiveSlaves([2, 9]);
+      await flush();
+      expect(toNine.filter((m) => m.type === 'flow-snapshot').map((m) => m.device).sort()).to.deep.equal([deviceId(D1), deviceId(D2)]);
+      toNine.length = 0;
+      // Slave 9 goes quiet: D1 changes, the request resolves after the ack timeout, and the next
+      // period sends D1 whole to 9, and to 9 only (slave 2 confirmed it).
+      await Promise.all([a!.svc.program(D1, add(2)), flush(600)]);
+      await flush(2000);
+      const sent = toNine.filter((m) => m.type === 'flow-snapshot');
+      expect(sent.map((m) => m.device)).to.include(deviceId(D1));
+      expect(sent.find((m) => m.device === deviceId(D1))).to.include({version: 2});
+      expect(toTwo.filter((m) => m.type === 'flow-snapshot')).to.have.length(0);
+      expect(counters(a!).snapshotsSent).to.be.greaterThan(0);
+    });
+
+    it('answers snapshot requests; a large table goes in parts under chunkBytes and the mirror reassembles it', async function () {
+      const [a, b] = await cluster({settings: {chunkBytes: 8192}});
+      const fms = Array.from({length: 600}, (_, i) => add(1000 + i, 1 + (i % 60000)));
+      await Promise.all([...fms.map((fm) => a!.svc.program(D1, fm)), flush(100)]);
+      expect(b!.svc.tableOf(D1)!.size).to.equal(600);
+      // A new slave asks (it knows nothing of the term) and gets the table in parts.
+      const c = await node(3, {chunkBytes: 8192});
+      c.sw.connect(D1, 'slave');
+      c.svc.setRole('slave', TERM1, []);
+      const parts = await spy(instanceRoutingKey('d', 3));
+      a!.svc.setLiveSlaves([2, 3]);
+      await flush(10);
+      const sent = parts.filter((m) => m.type === SNAPSHOT_PART);
+      expect(sent.length).to.be.greaterThan(5);
+      for (const m of sent) expect(Buffer.byteLength(JSON.stringify(m))).to.be.at.most(8192);
+      expect(c.svc.tableOf(D1)!.equals(a!.svc.tableOf(D1) as FlowTable)).to.equal(true);
+      expect(c.svc.positionOf(D1)).to.deep.equal(a!.svc.positionOf(D1));
+      // The mirror that asks gets an answer too.
+      c.bus.publish(instanceRoutingKey('d', 1), {v: 1, type: 'flow-snapshot-request', device: deviceId(D1), from: '3'});
+      await flush();
+      expect(counters(c).snapshotRequestsSent, 'C asked on its own').to.equal(0);
+      expect(counters(a!).snapshotRequestsAnswered).to.equal(1);
+    });
+
+    it('a slave that finds a gap asks for a snapshot, and asks again each period while still missing one', async function () {
+      const [a, b] = await cluster({settings: {backupPeriodMs: 1000}});
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      const requests = await spy(instanceRoutingKey('d', 1));
+      // A delta two versions ahead (its predecessor lost): buffered, and a snapshot asked for.
+      const ahead = JSON.parse(encodeBackupMessage({
+        type: 'flow-delta', device: deviceId(D1), term: TERM1, version: 3, edits: [{op: 'put', entry: entry(50)}],
+      })) as Record<string, unknown>;
+      broker.publishRaw(backupRoutingKey('d'), JSON.stringify({...ahead, master: 1}));
+      await flush();
+      expect(requests.filter((m) => m.type === 'flow-snapshot-request')).to.have.length(1);
+      expect(b!.svc.stats().devices[0]).to.include({buffered: 1, awaitingSnapshot: true});
+      // The answer (version 1) does not fill the gap before version 3: it keeps asking, once a period.
+      await flush(2100);
+      expect(requests.filter((m) => m.type === 'flow-snapshot-request').length).to.be.at.least(2);
+      expect(b!.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: 1});
+    });
+
+    it('a slave that lost a delta catches up from a snapshot at the next one', async function () {
+      const [a, b] = await cluster({settings: {ackTimeoutMs: 1000}});
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      broker.disconnect(b!.bus); // version 2 never reaches it
+      await Promise.all([a!.svc.program(D1, add(2)), flush(1000)]);
+      broker.reconnect(b!.bus);
+      await Promise.all([a!.svc.program(D1, add(3)), flush()]);
+      expect(counters(b!).snapshotRequestsSent).to.equal(1);
+      expect(b!.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: 3});
+      expect(b!.svc.tableOf(D1)!.equals(net.table(D1))).to.equal(true);
+    });
+
+    it('a delta larger than chunkBytes is replaced by a snapshot', async function () {
+      const [a, b] = await cluster({settings: {chunkBytes: 4096}});
+      await Promise.all([...Array.from({length: 80}, (_, i) => a!.svc.program(D1, add(100 + i))), flush(10)]);
+      await Promise.all([a!.svc.program(D1, flowMod({command: OFP.OFPFC_DELETE, tableId: OFP.OFPTT_ALL})), flush(10)]);
+      expect(counters(a!).deltasOversize).to.equal(1);
+      expect(b!.svc.tableOf(D1)!.size).to.equal(0);
+      expect(b!.svc.positionOf(D1)).to.deep.equal(a!.svc.positionOf(D1));
+    });
+
+    it('updateSettings: backups stop and resume with a new period, without a restart', async function () {
+      const [a] = await cluster({slaves: [], settings: {backupPeriodMs: 2000}});
+      const toNine = await spy(instanceRoutingKey('d', 9));
+      a!.svc.setLiveSlaves([9]); // never acks
+      await flush();
+      toNine.length = 0;
+      a!.svc.updateSettings({backupEnabled: false});
+      await flush(10_000);
+      expect(toNine).to.have.length(0);
+      a!.svc.updateSettings({backupEnabled: true, backupPeriodMs: 500});
+      await flush(510);
+      expect(toNine.filter((m) => m.type === 'flow-snapshot')).to.have.length(1);
+      await flush(500);
+      expect(toNine.filter((m) => m.type === 'flow-snapshot')).to.have.length(2);
+      expect(a!.svc.settings.backupPeriodMs).to.equal(500);
+      expect(() => a!.svc.updateSettings({backupPeriodMs: -1})).to.throw(FlowServiceConfigError, /backupPeriodMs/);
+    });
+  });
+
+  describe('malformed backup messages', function () {
+    it('are dropped, counted, warned about at a limited rate, and never applied', async function () {
+      const [a, b] = await cluster();
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      const before = b!.svc.tableOf(D1)!.clone();
+      const good = JSON.parse(encodeBackupMessage({
+        type: 'flow-delta', device: deviceId(D1), term: TERM1, version: 2, edits: [{op: 'put', entry: entry(50)}],
+      })) as Record<string, unknown>;
+      const bad: unknown[] = [
+        {...good, master: 1, changes: [{op: 'put', entry: {tableId: 300}}]}, // bad entry
+        {...good, master: 1, v: 9},
+        {...good, master: 1, device: 'xyz'},
+        {...good, master: 'one'}, // no valid master to ack to
+        {...good, master: 1, type: 'flow-nope'},
+        {v: 1, type: SNAPSHOT_PART, device: deviceId(D1), term: TERM1, version: 5, snap: 'x', part: 3, parts: 2, master: 1, entries: []},
+      ];
+      for (let i = 0; i < 20; i++) for (const m of bad) broker.publishRaw(backupRoutingKey('d'), JSON.stringify(m));
+      broker.publishRaw(backupRoutingKey('d'), '{not json');
+      await flush();
+      expect(counters(b!).malformedDropped).to.equal(20 * bad.length);
+      expect(counters(b!).busDropped).to.equal(1);
+      expect(b!.svc.tableOf(D1)!.equals(before as FlowTable)).to.equal(true);
+      expect(b!.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: 1});
+      const warnings = b!.log.lines.filter((l) => l.event === 'flow_message_dropped');
+      expect(warnings.length).to.be.within(1, 3);
+      // Malformed acks and requests to the master too.
+      const masterBefore = counters(a!).malformedDropped;
+      broker.publishRaw(instanceRoutingKey('d', 1), JSON.stringify({v: 1, type: 'flow-ack', device: deviceId(D1), term: -1, version: 1, from: '2'}));
+      broker.publishRaw(instanceRoutingKey('d', 1), JSON.stringify({v: 1, type: 'flow-snapshot-request', device: deviceId(D1), from: 'x.y'}));
+      await flush();
+      expect(counters(a!).malformedDropped - masterBefore).to.equal(2);
+    });
+  });
+
+  describe('takeover', function () {
+    it('reconciles each switch with the mirror: missing re-installed, deleted removed, unknown adopted, foreign untouched', async function () {
+      const [a, b] = await cluster({dpids: [D1, D2]});
+      await Promise.all([a!.svc.program(D1, add(1)), a!.svc.program(D1, add(2)), a!.svc.program(D1, add(3)), a!.svc.program(D2, add(1)), flush()]);
+      await Promise.all([a!.svc.program(D1, delStrict(3)), flush()]);
+      const sw1 = net.table(D1);
+      sw1.apply(delStrict(1)); // removed behind the cluster's back (or the switch restarted)
+      sw1.apply(add(3)); // the cluster deleted it; it is back on the switch
+      sw1.apply(add(4)); // installed by the previous master, never replicated
+      sw1.apply(add(5, 5, 2, FOREIGN)); // someone else's
+      await a!.svc.close(); // abruptly: nothing said
+
+      for (const d of [D1, D2]) b!.sw.setRole(d, 'master');
+      b!.svc.setRole('master', TERM2, []);
+      await flush();
+      expect(keysOf(sw1).sort()).to.deep.equal(['1:f100000000000001', '2:f100000000000001', '4:f100000000000001', '5:200000000000001']);
+      expect(b!.svc.tableOf(D1)!.equals(owned(sw1))).to.equal(true);
+      expect(b!.svc.tableOf(D2)!.equals(owned(net.table(D2)))).to.equal(true);
+      const st = b!.svc.stats();
+      expect(st.role).to.equal('master');
+      expect(st.devices.every((d) => d.ready)).to.equal(true);
+      expect(st.counters.adopted).to.equal(1);
+      expect(st.counters.takeoverRepairs).to.equal(3); // restored 1, removed 3, adopted 4
+      expect(b!.log.lines.filter((l) => l.event === 'flow_switch_takeover')).to.have.length(2);
+      // The new master programs on from there.
+      await Promise.all([b!.svc.program(D1, add(6)), flush()]);
+      expect(b!.svc.positionOf(D1)).to.deep.equal({term: TERM2, version: 2}); // adoption was version 1
+    });
+
+    it('with unknownFlowPolicy remove, unknown owned flows go', async function () {
+      const [a, b] = await cluster({settings: {unknownFlowPolicy: 'remove'}});
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      net.table(D1).apply(add(4));
+      await a!.svc.close();
+      b!.sw.setRole(D1, 'master');
+      b!.svc.setRole('master', TERM2, []);
+      await flush();
+      expect(keysOf(net.table(D1))).to.deep.equal(['1:f100000000000001']);
+    });
+
+    it('requests during a takeover wait for it, then proceed', async function () {
+      const [a, b] = await cluster({settings: {takeoverWaitMs: 5000}});
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      net.table(D1).apply(delStrict(1)); // the takeover will have to restore it
+      await a!.svc.close();
+      let release!: () => void;
+      net.holdStats = new Promise((r) => (release = r));
+      b!.sw.setRole(D1, 'master');
+      b!.svc.setRole('master', TERM2, []);
+      let done = false;
+      const p = b!.svc.program(D1, add(2)).then((r) => ((done = true), r));
+      await flush(1000);
+      expect(done).to.equal(false);
+      expect(net.batches.filter((x) => x.from === 2)).to.have.length(0);
+      release();
+      await flush();
+      expect(done).to.equal(true);
+      const mine = net.batches.filter((x) => x.from === 2);
+      expect(mine.map((x) => x.messages.map((m) => m.priority))).to.deep.equal([[1], [2]]); // restore first, then the request
+      expect((await p).term).to.equal(TERM2);
+    });
+
+    it('when the switch has not confirmed the new master yet, a request waits at most takeoverWaitMs', async function () {
+      const [a, b] = await cluster({settings: {takeoverWaitMs: 2000}});
+      await a!.svc.close();
+      b!.svc.setRole('master', TERM2, []); // the switch still says slave
+      const p = b!.svc.program(D1, add(2)).catch((e: unknown) => e);
+      await flush(1000);
+      b!.sw.setRole(D1, 'master'); // confirmed: the takeover runs, then the request
+      await flush();
+      expect(await p).to.deep.include({masterId: 2, version: 1});
+
+      b!.sw.setRole(D1, 'slave');
+      const q = b!.svc.program(D1, add(3)).catch((e: unknown) => e);
+      let settled = false;
+      void q.then(() => (settled = true));
+      await flush(1990);
+      expect(settled).to.equal(false);
+      await flush(20);
+      expect(await q).to.be.instanceOf(NoMasterError); // the switch would refuse us: not a takeover failure
+    });
+
+    it('a switch that connects while master is reconciled (adopting what it holds)', async function () {
+      const [a] = await cluster({dpids: [D1]});
+      net.addSwitch(D2, [entry(7)]);
+      a!.sw.connect(D2, 'master');
+      await flush();
+      expect(keysOf(a!.svc.tableOf(D2)!)).to.deep.equal(['7:f100000000000001']);
+    });
+
+    it('a master that steps down answers queued requests and keeps its tables as its mirror', async function () {
+      const [a] = await cluster({slaves: []});
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      let release!: () => void;
+      net.hold = new Promise((r) => (release = r));
+      const inFlight = a!.svc.program(D1, add(2)).catch((e: unknown) => e);
+      await flush();
+      const queued = a!.svc.program(D1, add(3)).catch((e: unknown) => e);
+      await flush();
+      a!.svc.setRole('slave', TERM2, []);
+      net.hold = undefined;
+      release();
+      await flush();
+      expect(await queued).to.be.instanceOf(InstanceNotMasterError);
+      expect(await inFlight).to.be.instanceOf(ProgramTimeoutError);
+      expect(a!.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: 1});
+      expect(keysOf(a!.svc.tableOf(D1)!)).to.deep.equal(['1:f100000000000001']);
+    });
+  });
+
+  describe('audit', function () {
+    it('restores a flow deleted by hand and removes a stray owned flow; foreign flows stay; counted', async function () {
+      const [a, b] = await cluster();
+      await Promise.all([a!.svc.program(D1, add(1)), a!.svc.program(D1, add(2)), flush()]);
+      const sw = net.table(D1);
+      sw.apply(delStrict(1));
+      sw.apply(add(9));
+      sw.apply(add(5, 5, 2, FOREIGN));
+      const report = await Promise.all([a!.svc.auditNow(), flush()]).then(([r]) => r);
+      expect(report.ran).to.equal(true);
+      expect(report.devices).to.have.length(1);
+      expect(report.devices[0]).to.include({restored: 1, removed: 1, adopted: 0});
+      expect(keysOf(sw).sort()).to.deep.equal(['1:f100000000000001', '2:f100000000000001', '5:200000000000001']);
+      expect(a!.svc.tableOf(D1)!.equals(owned(sw))).to.equal(true);
+      expect(counters(a!)).to.include({audits: 1, auditRepairs: 2});
+      expect(await b!.svc.auditNow()).to.deep.include({ran: false});
+    });
+
+    it('runs on its cron schedule (master only), and a bad schedule is refused with a clear error', async function () {
+      const [a, b] = await cluster({settings: {auditCron: '*/10 * * * * *'}});
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      net.table(D1).apply(delStrict(1));
+      await flush(10_500);
+      expect(counters(a!).audits).to.be.at.least(1);
+      expect(counters(b!).audits).to.equal(0);
+      expect(keysOf(net.table(D1))).to.deep.equal(['1:f100000000000001']);
+      a!.svc.updateSettings({auditCron: 'off'});
+      const n = counters(a!).audits;
+      await flush(30_000);
+      expect(counters(a!).audits).to.equal(n);
+
+      const bus = broker.createBus();
+      expect(() => new FlowService({
+        instId: 5, domain: 'd', bus, switches: new FakeSwitches(net, 5), logger: new MemoryLogger(), settings: {auditCron: '* * *'},
+      })).to.throw(FlowServiceConfigError, /auditCron \("\* \* \*"\) is not a cron expression: expected 5 or 6 fields/);
+      expect(() => new FlowService({
+        instId: 5, domain: 'd', bus, switches: new FakeSwitches(net, 5), logger: new MemoryLogger(), settings: {auditCron: '61 * * * *'},
+      })).to.throw(FlowServiceConfigError, /minute/);
+    });
+
+    it('stats() and close(): counts, per-device positions, idempotent close that answers what is pending', async function () {
+      const [a, b] = await cluster();
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      const st = a!.svc.stats();
+      expect(st.devices).to.deep.equal([{
+        dpid: deviceId(D1), switchRole: 'master', term: TERM1, version: 1, size: 1, ready: true, queued: 0,
+        mirrors: [{slave: 2, acked: 1, lag: 0, late: false}],
+      }]);
+      expect(st.counters).to.include({requests: 1, batches: 1, deltasSent: 1, acksLate: 0});
+      expect(b!.svc.stats().devices[0]).to.include({term: TERM1, version: 1, size: 1, buffered: 0, awaitingSnapshot: false});
+      net.hold = new Promise(() => {});
+      const p = a!.svc.program(D1, add(2)).catch((e: unknown) => e);
+      await flush();
+      await Promise.all([a!.svc.close(), a!.svc.close()]);
+      expect(await p).to.be.instanceOf(ProgramTimeoutError);
+      expect(await a!.svc.program(D1, add(3)).catch((e: unknown) => e)).to.be.instanceOf(InstanceNotMasterError);
+      expect(entryFromFlowStats).to.be.a('function');
+    });
+  });
+});
