@@ -145,7 +145,8 @@ try {
   await lab.stop()
 }
 if (failures > 0) {
-  console.log(`FAILED: ${failures} table check(s) did not match what was sent`)
+  // stderr, so that the JSON line stays the last line of stdout.
+  console.error(`FAILED: ${failures} table check(s) did not match what was sent`)
   process.exitCode = 1
 }
 
@@ -416,7 +417,7 @@ function report(ovsVersion: string | undefined): void {
       checked: sample ? `sample of ${sample.length}` : 'all',
       tablesOk: measurements.every((m) => m.check.ok),
       ratios: {...summary, ...diagnosticRatios},
-      ratiosPerRun: ratios,
+      ratiosPerRun: ratios.map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Math.round(v * 1000) / 1000]))),
       encodeOnlyMs: encodeOnlyMs.map(Math.round),
       variants: perVariant,
     }),
