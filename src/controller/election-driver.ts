@@ -32,7 +32,8 @@ export interface RoleChangeEvent extends RoleChange {
 }
 
 /**
- * Events: 'role_change' (RoleChangeEvent). The driver is started once and stopped once;
+ * Events: 'role_change' (RoleChangeEvent); 'peers' (PeerInfo[]) whenever the set of peers or
+ * their roles changes (the flow service needs to know which slaves must acknowledge). The driver is started once and stopped once;
  * broker loss and reconnects in between are handled inside (the election holds no role
  * while the broker is away).
  */
@@ -48,6 +49,8 @@ export class ElectionDriver extends EventEmitter {
   private stopped = false
   /** The queue we announced ourselves with; a reconnect brings a new one. */
   private joinedQueue: string | undefined
+  /** The peers and roles last announced with 'peers', to emit only on a change. */
+  private peersKey = ''
   readonly dropped: Record<string, number> = {}
 
   constructor(private readonly options: ElectionDriverOptions) {
@@ -145,7 +148,16 @@ export class ElectionDriver extends EventEmitter {
       })
       this.emit('role_change', {...change, instId: this.election.instId, domain: this.options.domain, ts} satisfies RoleChangeEvent)
     }
+    this.announcePeers()
     this.schedule()
+  }
+
+  private announcePeers(): void {
+    const peers = this.election.peers()
+    const key = peers.map((p) => `${p.instId}:${p.role}`).join(',')
+    if (key === this.peersKey) return
+    this.peersKey = key
+    this.emit('peers', peers)
   }
 
   private schedule(): void {

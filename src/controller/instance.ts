@@ -6,7 +6,9 @@ import type {ElectionTiming} from '../election/timing.js'
 import type {Logger} from '../log.js'
 import {SwitchRegistry} from '../openflow/switch-registry.js'
 import {RestServer} from '../northbound/rest-server.js'
-import {ElectionDriver} from './election-driver.js'
+import {FlowService} from '../flows/service/flow-service.js'
+import type {FlowServiceSettings} from '../flows/service/settings.js'
+import {ElectionDriver, type RoleChangeEvent} from './election-driver.js'
 import {RoleFence} from './role-fence.js'
 
 export interface InstanceOptions {
@@ -19,19 +21,37 @@ export interface InstanceOptions {
   openflow?: {host: string, port: number}
   /** REST API; port 0 picks a free one. Omitted: no API. */
   api?: {host: string, port: number, token?: string}
-  /** For tests: a bus other than RabbitMQ. */
+  /** Flow service settings (backups, audit, owned cookies); used when switches are enabled. */
+  flows?: Partial<FlowServiceSettings>
+  /** For tests: buses other than RabbitMQ (election, flow data). */
   bus?: Bus
+  dataBus?: Bus
 }
+
+/**
+ * Flow data (deltas, acks, snapshots in parts of up to a megabyte) rides its own connection and
+ * queue: a large snapshot must never queue in front of a keep-alive.
+ */
+const DATA_BUS_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+const SNAPSHOT_CHUNK_BYTES = 1024 * 1024
 
 export class Instance {
   readonly bus: Bus
   readonly election: ElectionDriver
+  readonly dataBus: Bus
   registry: SwitchRegistry | undefined
+  flows: FlowService | undefined
   rest: RestServer | undefined
   private stopping: Promise<void> | undefined
 
   constructor(private readonly options: InstanceOptions) {
     this.bus = options.bus ?? new AmqpBus({url: options.amqpUrl, connectionName: `flowkeeper ${options.domain}/${options.instId}`})
+    this.dataBus = options.dataBus ?? new AmqpBus({
+      url: options.amqpUrl,
+      connectionName: `flowkeeper ${options.domain}/${options.instId} flows`,
+      maxMessageBytes: DATA_BUS_MAX_MESSAGE_BYTES,
+      queueEvents: false,
+    })
     this.election = new ElectionDriver({
       instId: options.instId,
       domain: options.domain,
@@ -50,6 +70,18 @@ export class Instance {
       // election before it could promote, and they are held as SLAVE until it decides.
       this.registry = await SwitchRegistry.listen({...this.options.openflow, logger: log})
       new RoleFence(this.election, this.registry, log).attach()
+      this.flows = new FlowService({
+        instId: this.options.instId,
+        domain: this.options.domain,
+        bus: this.dataBus,
+        switches: this.registry,
+        logger: log,
+        settings: {chunkBytes: SNAPSHOT_CHUNK_BYTES, ...this.options.flows},
+      })
+      const liveSlaves = () => this.election.election.peers().filter((p) => p.role === 'slave').map((p) => p.instId)
+      this.election.on('role_change', (change: RoleChangeEvent) => this.flows?.setRole(change.to, change.term, liveSlaves()))
+      this.election.on('peers', () => this.flows?.setLiveSlaves(liveSlaves()))
+      await this.dataBus.start()
     }
     if (this.options.api) {
       this.rest = await RestServer.start({...this.options.api, instance: this, logger: log})
@@ -62,6 +94,8 @@ export class Instance {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.election.stop()
+      await this.flows?.close()
+      await this.dataBus.close()
       await this.rest?.close()
       await this.registry?.close()
     })()

@@ -3,6 +3,8 @@ import {Instance} from '../../controller/instance.js'
 import {PROFILES, DEFAULT_PROFILE, resolveTiming, SettingsError, type ElectionTiming} from '../../election/timing.js'
 import {validateDomain} from '../../election/messages.js'
 import {createLogger, type LogFormat, type LogLevel} from '../../log.js'
+import {resolveSettings, type FlowServiceSettings} from '../../flows/service/settings.js'
+import {FlowServiceConfigError} from '../../flows/service/errors.js'
 import {amqpFlag, domainFlag, envName, logFlags} from '../flags.js'
 
 const timingFlag = (summary: string, env: string) => Flags.integer({summary, env: envName(env), helpGroup: 'TIMING'})
@@ -49,6 +51,15 @@ takes over at once.`
     'api-host': Flags.string({summary: 'Address of the REST API (only this host unless you say otherwise).', default: '127.0.0.1', env: envName('api-host'), helpGroup: 'API'}),
     'api-port': Flags.integer({summary: 'REST API port (0: any free port, logged).', default: 8080, min: 0, max: 65535, env: envName('api-port'), helpGroup: 'API'}),
     'api-token': Flags.string({summary: 'Require "Authorization: Bearer <token>" on every API request.', env: envName('api-token'), helpGroup: 'API'}),
+    'backup-period-ms': Flags.integer({summary: 'How often each changed flow table is sent whole to the slaves (the mirrors also get every change at once).', env: envName('backup-period-ms'), helpGroup: 'FLOWS'}),
+    'backup-enabled': Flags.boolean({summary: 'Periodic whole-table backups (--no-backup-enabled turns them off; changes still replicate).', allowNo: true, env: envName('backup-enabled'), helpGroup: 'FLOWS'}),
+    'audit-cron': Flags.string({summary: 'When the master compares each switch with its table and repairs drift (node-cron syntax; "off" disables).', env: envName('audit-cron'), helpGroup: 'FLOWS'}),
+    'owned-cookie': Flags.string({
+      summary: 'Cookies the cluster owns, VALUE/MASK in hex (e.g. 0xf100000000000000/0xff00000000000000). Default: every cookie.',
+      description: 'Flows outside this range are never programmed, reconciled or removed by flowkeeper: set it when other controllers or operators share the switches.',
+      env: envName('owned-cookie'),
+      helpGroup: 'FLOWS',
+    }),
     ...logFlags,
   }
 
@@ -71,6 +82,20 @@ takes over at once.`
       throw error
     }
 
+    let flowSettings: Partial<FlowServiceSettings>
+    try {
+      flowSettings = {
+        backupPeriodMs: flags['backup-period-ms'],
+        backupEnabled: flags['backup-enabled'],
+        auditCron: flags['audit-cron'],
+        ownedCookie: flags['owned-cookie'] === undefined ? undefined : parseCookieRange(flags['owned-cookie']),
+      }
+      resolveSettings(flowSettings)
+    } catch (error) {
+      if (error instanceof FlowServiceConfigError || error instanceof RangeError) this.error(withFlagNames(error.message), {exit: 2})
+      throw error
+    }
+
     const instId = flags.id ?? 1 + Math.floor(Math.random() * 10000)
     const logger = createLogger({
       format: flags['log-format'] as LogFormat,
@@ -82,6 +107,7 @@ takes over at once.`
       instId, domain: flags.domain, amqpUrl: flags.amqp, timing, logger,
       openflow: {host: flags['of-host'], port: flags['of-port']},
       api: {host: flags['api-host'], port: flags['api-port'], token: flags['api-token']},
+      flows: flowSettings,
     })
 
     let stopping = false
@@ -109,8 +135,18 @@ takes over at once.`
 
 /** Settings errors name settings as the code does (keepAliveIntervalMs); say them as flags here. */
 function withFlagNames(message: string): string {
-  return message.replace(/\b(keepAliveIntervalMs|timeoutCheckDelayMs|missTolerance|initMs|selfFenceMs)\b/g,
+  return message.replace(/\b(keepAliveIntervalMs|timeoutCheckDelayMs|missTolerance|initMs|selfFenceMs|backupPeriodMs|backupEnabled|auditCron|ownedCookie)\b/g,
     (name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
+}
+
+/** "0xVALUE/0xMASK" (hex, 64 bits each) into a cookie namespace. */
+export function parseCookieRange(text: string): {value: bigint, mask: bigint} {
+  const match = /^(0x[0-9a-f]{1,16})\/(0x[0-9a-f]{1,16})$/i.exec(text.trim())
+  if (!match) throw new RangeError(`ownedCookie (${JSON.stringify(text)}) must be VALUE/MASK in hex, e.g. 0xf100000000000000/0xff00000000000000`)
+  const value = BigInt(match[1])
+  const mask = BigInt(match[2])
+  if ((value & ~mask) !== 0n) throw new RangeError(`ownedCookie: value ${match[1]} has bits outside mask ${match[2]}`)
+  return {value, mask}
 }
 
 /** Passwords do not belong in logs. */
