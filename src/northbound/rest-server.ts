@@ -1,19 +1,93 @@
 // The REST API of one instance: Ryu ofctl_rest's URLs and JSON where Ryu has them (so scripts
-// written for Ryu work unchanged), plus /cluster and /switches for what Ryu does not have.
+// written for Ryu work unchanged), plus /cluster, /switches and /flows for what Ryu does not have.
 // Bound to 127.0.0.1 unless told otherwise; an optional bearer token guards every route.
+//
+// Flow changes go through the instance's FlowProgrammer (its FlowGateway: the local flow service on
+// the master, the master over the bus on a slave), so any instance accepts them. Flow reads come
+// from the switch itself through the local switch registry: slaves are connected to every switch
+// too, and reading is allowed in the SLAVE role.
 import Fastify, {type FastifyInstance, type FastifyReply, type FastifyRequest} from 'fastify'
 import {timingSafeEqual} from 'node:crypto'
+import type {Role} from '../election/messages.js'
+import {
+  clearFlowsFlowMod, formatFlowStatsReply, parseDpid, parseFlowEntryRequest, parseFlowStatsFilter, toRyuJson,
+  type FlowEntryCommand,
+} from '../flows/ofctl-rest.js'
+import {formatOfctlFlow, parseOfctlFlow, type OfctlCommand} from '../flows/ofctl-syntax.js'
+import {NoMasterError, UnknownSwitchError, type FlowProgrammer, type ProgramResult} from '../flows/programmer.js'
+import type {FlowServiceStats} from '../flows/service/flow-service.js'
 import type {Logger} from '../log.js'
+import type {FlowStats, FlowStatsFilter} from '../openflow/codec.js'
 import {formatDpid} from '../openflow/connection.js'
-import type {Instance} from '../controller/instance.js'
+import type {SwitchInfo} from '../openflow/switch-registry.js'
+import {httpError} from './http-errors.js'
+import {JsonBodyError, parseJsonBody} from './json-body.js'
+
+/** What flow status /cluster shows: the flow service's statistics (FlowService.stats()). */
+export type FlowStatusProvider = () => FlowServiceStats | Promise<FlowServiceStats>
+
+/**
+ * /cluster's "flows": per device the table's (term, version) and, on the master, each live slave's
+ * mirror: the version it acknowledged (null: none yet), how far behind it is, and whether its acks
+ * are late. On a slave, its own mirror's position.
+ */
+export function clusterFlows(s: FlowServiceStats): Record<string, unknown> {
+  return {
+    role: s.role,
+    term: s.term,
+    live_slaves: s.liveSlaves,
+    devices: s.devices.map((d) => {
+      const out: Record<string, unknown> = {dpid: d.dpid, switch_role: d.switchRole ?? null, term: d.term ?? null, version: d.version, flows: d.size}
+      if (d.mirrors) out.mirrors = d.mirrors.map((m) => ({inst_id: m.slave, version: m.acked ?? null, lag: m.lag, late: m.late}))
+      if (d.ready !== undefined) out.ready = d.ready
+      if (d.queued !== undefined) out.queued = d.queued
+      if (d.buffered !== undefined) out.buffered = d.buffered
+      if (d.awaitingSnapshot !== undefined) out.awaiting_snapshot = d.awaitingSnapshot
+      return out
+    }),
+  }
+}
+
+/** What the API reads of an instance (src/controller/instance.ts's Instance satisfies it). */
+export interface RestInstance {
+  readonly domain: string
+  readonly election: {
+    readonly instId: number
+    readonly role: Role
+    readonly term: number
+    readonly election: {readonly masterId: number | undefined, peers(): Array<{instId: number, role: Role, term: number}>}
+  }
+  readonly registry?: {
+    switches(): SwitchInfo[]
+    flowStats(datapathId: bigint, filter?: Partial<FlowStatsFilter>, options?: {timeoutMs?: number}): Promise<FlowStats[]>
+  } | undefined
+  /** Where flow changes go (the FlowGateway); RestServerOptions.flows takes precedence. */
+  readonly flows?: FlowProgrammer | undefined
+  /** Flow replication status for /cluster; RestServerOptions.flowStatus takes precedence. */
+  flowStatus?(): FlowServiceStats | Promise<FlowServiceStats>
+}
 
 export interface RestServerOptions {
   host: string
   port: number
   token?: string
-  instance: Instance
+  instance: RestInstance
   logger: Logger
+  /** Where flow changes go; default instance.flows. Without either, flow changes answer 503. */
+  flows?: FlowProgrammer
+  /** Flow replication status shown by /cluster (FlowService.stats()); default instance.flowStatus. */
+  flowStatus?: FlowStatusProvider
+  /** How long a flow change may take (switch barrier and mirrors' acks). Default: the programmer's. */
+  programTimeoutMs?: number
+  /** How long a flow stats read may take. Default 5000 ms. */
+  readTimeoutMs?: number
+  /** Largest request body in bytes. Default 256 KiB (a forwarded flow-mod must fit a 64 KiB bus message anyway). */
+  bodyLimit?: number
 }
+
+export type RestAppOptions = Omit<RestServerOptions, 'host' | 'port'>
+
+export const DEFAULT_BODY_LIMIT = 256 * 1024
 
 /** Ryu returns datapath ids as JSON integers; beyond 2^53 they cannot be exact, so say it as a string. */
 function dpidJson(dpid: bigint): number | string {
@@ -27,60 +101,185 @@ function tokenMatches(expected: string, header: string | undefined): boolean {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
+/** The body of a request Fastify does not parse (a GET), at most `limit` bytes. */
+async function readRawBody(request: FastifyRequest, limit: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of request.raw) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk as Buffer
+    size += buffer.length
+    if (size > limit) throw Object.assign(new Error(`request body larger than ${limit} bytes`), {statusCode: 413})
+    chunks.push(buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+const FLOW_ENTRY_COMMANDS: readonly FlowEntryCommand[] = ['add', 'modify', 'modify_strict', 'delete', 'delete_strict']
+
+/** Success of a flow change, for those who want more than Ryu's empty 200. */
+function resultHeaders(reply: FastifyReply, r: ProgramResult): FastifyReply {
+  return reply.header('x-flowkeeper-master', String(r.masterId)).header('x-flowkeeper-term', String(r.term)).header('x-flowkeeper-version', String(r.version))
+}
+
+/** The Fastify app with every route, not listening: RestServer.start() listens; tests inject(). */
+export function buildRestApp(options: RestAppOptions): FastifyInstance {
+  const {instance, token, logger} = options
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT
+  const readTimeoutMs = options.readTimeoutMs ?? 5000
+  const app = Fastify({logger: false, bodyLimit})
+
+  // Ryu reads any body as JSON whatever its Content-Type (curl -d sends form-urlencoded): so do we.
+  // Empty means none (POST /stats/flow/<dpid> without a filter). Big integers stay exact.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', {parseAs: 'string', bodyLimit}, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string))
+    } catch (error) {
+      done(error as JsonBodyError, undefined)
+    }
+  })
+
+  if (token) {
+    app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (!tokenMatches(token, request.headers.authorization)) {
+        await reply.code(401).header('www-authenticate', 'Bearer').send({error: 'missing or wrong bearer token (Authorization: Bearer <token>)'})
+      }
+    })
+  }
+
+  app.setErrorHandler((error: {statusCode?: number, code?: string, message: string}, request, reply) => {
+    const mapped = httpError(error)
+    if (mapped) {
+      void reply.code(mapped.status).headers(mapped.headers).send(mapped.body)
+      return
+    }
+    let status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
+    let message = error.message
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `request body larger than ${bodyLimit} bytes`
+    if (status >= 500) {
+      status = 500
+      logger.error('REST request failed', {event: 'api_error', method: request.method, url: request.url, error: error.message})
+    }
+    void reply.code(status).send({error: message})
+  })
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({error: `no route ${request.method} ${request.url}`})
+  })
+
+  const flows = (): FlowProgrammer => {
+    const programmer = options.flows ?? instance.flows
+    if (!programmer) throw new NoMasterError(`instance ${instance.election.instId} cannot program flows: no flow programmer is wired`)
+    return programmer
+  }
+  const program = (dpid: bigint, flowMod: Parameters<FlowProgrammer['program']>[1]) =>
+    flows().program(dpid, flowMod, options.programTimeoutMs !== undefined ? {timeoutMs: options.programTimeoutMs} : {})
+  const readFlows = (dpid: bigint, filter: Partial<FlowStatsFilter>): Promise<FlowStats[]> => {
+    const registry = instance.registry
+    if (!registry) throw new UnknownSwitchError(dpid, `switch ${formatDpid(dpid)} is not connected: instance ${instance.election.instId} has no OpenFlow listener`)
+    return registry.flowStats(dpid, filter, {timeoutMs: readTimeoutMs})
+  }
+  const dpidParam = (request: FastifyRequest): bigint => parseDpid((request.params as {dpid: string}).dpid, 'dpid')
+
+  // Ryu: GET /stats/switches -> [dpid, ...]
+  app.get('/stats/switches', async () => (instance.registry?.switches() ?? []).map((s) => dpidJson(s.datapathId)))
+
+  // Ryu: POST /stats/flowentry/{add,modify,modify_strict,delete,delete_strict}, body with "dpid"; 200 with an empty body.
+  app.post('/stats/flowentry/:command', async (request, reply) => {
+    const {command} = request.params as {command: string}
+    if (!FLOW_ENTRY_COMMANDS.includes(command as FlowEntryCommand)) {
+      return reply.code(404).send({error: `no flow entry command '${command}': expected one of ${FLOW_ENTRY_COMMANDS.join(', ')}`})
+    }
+    const {dpid, flowMod} = parseFlowEntryRequest(command, request.body)
+    const result = await program(dpid, flowMod)
+    return resultHeaders(reply, result).code(200).send()
+  })
+
+  // Ryu: DELETE /stats/flowentry/clear/<dpid>: every flow of every table; 200 with an empty body.
+  app.delete('/stats/flowentry/clear/:dpid', async (request, reply) => {
+    const result = await program(dpidParam(request), clearFlowsFlowMod())
+    return resultHeaders(reply, result).code(200).send()
+  })
+
+  // Ryu: GET|POST /stats/flow/<dpid> (POST: a filter) -> {"<dpid>": [flow, ...]}, 64-bit counters exact.
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/stats/flow/:dpid',
+    handler: async (request, reply) => {
+      const dpid = dpidParam(request)
+      // Fastify parses no body on GET; Ryu reads one there too, so read it ourselves.
+      const body = request.method === 'GET' ? parseJsonBody(await readRawBody(request, bodyLimit)) : request.body
+      const filter = parseFlowStatsFilter(body)
+      const stats = await readFlows(dpid, filter)
+      return reply.type('application/json; charset=utf-8').send(toRyuJson(formatFlowStatsReply(dpid, stats)))
+    },
+  })
+
+  // flowkeeper: flows in ovs-ofctl syntax (the CLI). GET: dump-flows lines; POST {command, flow}: one change.
+  app.get('/flows/:dpid', async (request) => {
+    const dpid = dpidParam(request)
+    const stats = await readFlows(dpid, {})
+    return {dpid: formatDpid(dpid), flows: stats.map((s) => formatOfctlFlow(s))}
+  })
+  app.post('/flows/:dpid', async (request) => {
+    const dpid = dpidParam(request)
+    const body = request.body as Record<string, unknown> | undefined
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new JsonBodyError('body: expected a JSON object {"command": ..., "flow": ...}')
+    const command = body.command ?? 'add'
+    if (typeof command !== 'string' || !FLOW_ENTRY_COMMANDS.includes(command as FlowEntryCommand)) {
+      throw new JsonBodyError(`command: expected one of ${FLOW_ENTRY_COMMANDS.join(', ')}`)
+    }
+    const flow = body.flow ?? ''
+    if (typeof flow !== 'string') throw new JsonBodyError('flow: expected a flow in ovs-ofctl syntax, as a string')
+    const result = await program(dpid, parseOfctlFlow(flow, command as OfctlCommand))
+    return {master: result.masterId, term: result.term, version: result.version}
+  })
+
+  // Each switch with the role this instance holds on it.
+  app.get('/switches', async () => (instance.registry?.switches() ?? []).map((s) => ({
+    dpid: formatDpid(s.datapathId),
+    dpid_int: dpidJson(s.datapathId),
+    role: s.role,
+    address: s.address,
+    connected_at: s.connectedAtMs,
+  })))
+
+  app.get('/cluster', async (_request, reply) => {
+    const election = instance.election
+    const master = election.election.masterId
+    const statusOf = options.flowStatus ?? (instance.flowStatus ? () => instance.flowStatus!() : undefined)
+    let flowStatus: unknown = null
+    if (statusOf) {
+      try {
+        flowStatus = clusterFlows(await statusOf())
+      } catch (error) {
+        flowStatus = {error: `flow status unavailable: ${(error as Error).message}`}
+      }
+    }
+    const body = {
+      domain: instance.domain,
+      inst_id: election.instId,
+      role: election.role,
+      term: election.term,
+      master: master ?? null,
+      members: [
+        {inst_id: election.instId, role: election.role, term: election.term, self: true},
+        ...election.election.peers().map((p) => ({inst_id: p.instId, role: p.role, term: p.term, self: false})),
+      ].sort((a, b) => a.inst_id - b.inst_id),
+      flows: flowStatus,
+    }
+    return reply.type('application/json; charset=utf-8').send(toRyuJson(body))
+  })
+
+  return app
+}
+
 export class RestServer {
   private closing: Promise<void> | undefined
 
   private constructor(private readonly app: FastifyInstance, readonly url: string) {}
 
   static async start(options: RestServerOptions): Promise<RestServer> {
-    const app = Fastify({logger: false})
-    const {instance, token} = options
-
-    if (token) {
-      app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-        if (!tokenMatches(token, request.headers.authorization)) {
-          await reply.code(401).header('www-authenticate', 'Bearer').send({error: 'missing or wrong bearer token (Authorization: Bearer <token>)'})
-        }
-      })
-    }
-
-    app.setErrorHandler((error: {statusCode?: number, message: string}, _request, reply) => {
-      const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
-      if (status >= 500) options.logger.error('REST request failed', {event: 'api_error', error: error.message})
-      void reply.code(status).send({error: error.message})
-    })
-    app.setNotFoundHandler((request, reply) => {
-      void reply.code(404).send({error: `no route ${request.method} ${request.url}`})
-    })
-
-    // Ryu: GET /stats/switches -> [dpid, ...]
-    app.get('/stats/switches', async () => (instance.registry?.switches() ?? []).map((s) => dpidJson(s.datapathId)))
-
-    // Each switch with the role this instance holds on it.
-    app.get('/switches', async () => (instance.registry?.switches() ?? []).map((s) => ({
-      dpid: formatDpid(s.datapathId),
-      dpid_int: dpidJson(s.datapathId),
-      role: s.role,
-      address: s.address,
-      connected_at: s.connectedAtMs,
-    })))
-
-    app.get('/cluster', async () => {
-      const election = instance.election
-      const master = election.election.masterId
-      return {
-        domain: instance.domain,
-        inst_id: election.instId,
-        role: election.role,
-        term: election.term,
-        master: master ?? null,
-        members: [
-          {inst_id: election.instId, role: election.role, term: election.term, self: true},
-          ...election.election.peers().map((p) => ({inst_id: p.instId, role: p.role, term: p.term, self: false})),
-        ].sort((a, b) => a.inst_id - b.inst_id),
-      }
-    })
-
+    const app = buildRestApp(options)
     const address = await app.listen({host: options.host, port: options.port})
     return new RestServer(app, address)
   }

@@ -1,0 +1,353 @@
+// The wire format of flow requests forwarded from a slave to the master over the bus: versioned JSON,
+// validated on receipt (never trusted: any client of the broker may publish anything), and the typed
+// errors of src/flows/programmer.ts carried across so that the slave re-creates the master's error.
+//
+// Routing keys (topic exchange, one word per '.'):
+//   c.{domain}.flows.rpc.req.{instId}   a request to the master whose election id is instId
+//   c.{domain}.flows.rpc.reply.{node}   the answer, to the requesting gateway's own node name
+// `node` is a random name each gateway draws at construction: it does not change when the election
+// regenerates an instance id, and nobody else's replies reach it. Election (c.{domain}.discover) and
+// backup (c.{domain}.flows.backup / ack ...) keys never match these patterns.
+import type {FlowModMessage} from '../openflow/codec.js'
+import {
+  JsonShapeError, instructionToJson, instructionsFromJson, isRecord, matchFromJson, matchToJson, u64String, uint,
+  type InstructionJson, type OxmFieldJson,
+} from '../flows/json.js'
+import {
+  FlowError, NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError, type ProgramResult,
+} from '../flows/programmer.js'
+import {FlowRequestError} from '../flows/ofctl-rest.js'
+
+/** Carried as `v` by every RPC message; a receiver drops (and counts) any other. */
+export const FLOW_RPC_VERSION = 1
+
+export function rpcRequestKey(domain: string, instId: number): string {
+  return `c.${domain}.flows.rpc.req.${instId}`
+}
+
+export function rpcReplyKey(domain: string, node: string): string {
+  return `c.${domain}.flows.rpc.reply.${node}`
+}
+
+/** A gateway's node name, a correlation id: what may go into a routing key word or a map key. */
+const TOKEN_RE = /^[A-Za-z0-9_-]{1,64}$/
+const MAX_MESSAGE_LENGTH = 1024
+const MAX_CODE_LENGTH = 128
+const MAX_TIMEOUT_MS = 10 * 60_000
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------------------------
+
+export interface FlowRpcRequest {
+  type: 'flow-rpc-request'
+  domain: string
+  /** Correlation id: the reply carries it back. */
+  id: string
+  /** The requesting gateway's node name: the reply goes to rpcReplyKey(domain, from). */
+  from: string
+  /** The requester's election id (for logs only). */
+  fromInst: number
+  /** The master it is meant for (election id) and the term the requester saw it in. */
+  to: number
+  term: number
+  dpid: bigint
+  /** How long the master may take (its share of the caller's timeout). */
+  timeoutMs: number
+  flowMod: FlowModMessage
+}
+
+/**
+ * An error as it crosses the bus. `kind` names the class of src/flows/programmer.ts, or:
+ * - 'NotMaster': the receiver is not (or no longer) master and did not act on the request;
+ * - 'BadRequest': the receiver could not read the request (a version skew); `field` says where;
+ * - 'Internal': anything else the master's flow service threw (REST: 500).
+ */
+export type FlowRpcErrorKind =
+  | 'NoMasterError' | 'UnknownSwitchError' | 'SwitchRefusedError' | 'ProgramTimeoutError'
+  | 'NotMaster' | 'BadRequest' | 'Internal'
+
+export interface FlowRpcError {
+  kind: FlowRpcErrorKind
+  message: string
+  /** SwitchRefusedError: the OpenFlow error's name. */
+  code?: string
+  /** UnknownSwitchError: the datapath id, 16 hex digits. */
+  dpid?: string
+  /** BadRequest: the path of the value that could not be read. */
+  field?: string
+}
+
+export interface FlowRpcReply {
+  type: 'flow-rpc-reply'
+  domain: string
+  id: string
+  /** The answering instance's election id. */
+  from: number
+  result?: ProgramResult
+  error?: FlowRpcError
+}
+
+export type FlowRpcMessage = FlowRpcRequest | FlowRpcReply
+
+/** Why a message was dropped: short words, fit to count by. */
+export type FlowRpcDropReason = 'not_object' | 'unknown_version' | 'unknown_type' | 'foreign_domain' | 'malformed'
+
+export type ParsedFlowRpc =
+  | {ok: true, message: FlowRpcMessage}
+  | {
+    ok: false
+    reason: FlowRpcDropReason
+    detail: string
+    /** A request of our version whose envelope is readable but whose body is not: it can be told why. */
+    replyTo?: {id: string, from: string}
+  }
+
+// ---------------------------------------------------------------------------------------------
+// FLOW_MOD as JSON
+// ---------------------------------------------------------------------------------------------
+
+export interface FlowModJson {
+  cookie: string
+  cookieMask: string
+  tableId: number
+  command: number
+  idleTimeout: number
+  hardTimeout: number
+  priority: number
+  bufferId: number
+  outPort: number
+  outGroup: number
+  flags: number
+  match: OxmFieldJson[]
+  instructions: InstructionJson[]
+}
+
+export function flowModToJson(fm: FlowModMessage): FlowModJson {
+  return {
+    cookie: fm.cookie.toString(),
+    cookieMask: fm.cookieMask.toString(),
+    tableId: fm.tableId,
+    command: fm.command,
+    idleTimeout: fm.idleTimeout,
+    hardTimeout: fm.hardTimeout,
+    priority: fm.priority,
+    bufferId: fm.bufferId,
+    outPort: fm.outPort,
+    outGroup: fm.outGroup,
+    flags: fm.flags,
+    match: matchToJson(fm.match),
+    instructions: fm.instructions.map(instructionToJson),
+  }
+}
+
+/** Reads a FLOW_MOD written by flowModToJson. Throws JsonShapeError (with the path) and nothing else. */
+export function flowModFromJson(raw: unknown, path = 'flowMod'): FlowModMessage {
+  if (!isRecord(raw)) throw new JsonShapeError(path, 'expected an object')
+  const command = uint(raw.command, 8, `${path}.command`)
+  if (command > 4) throw new JsonShapeError(`${path}.command`, 'expected an OFPFC_* command 0..4')
+  return {
+    type: 'FLOW_MOD',
+    xid: 0,
+    cookie: u64String(raw.cookie, `${path}.cookie`),
+    cookieMask: u64String(raw.cookieMask, `${path}.cookieMask`),
+    tableId: uint(raw.tableId, 8, `${path}.tableId`),
+    command,
+    idleTimeout: uint(raw.idleTimeout, 16, `${path}.idleTimeout`),
+    hardTimeout: uint(raw.hardTimeout, 16, `${path}.hardTimeout`),
+    priority: uint(raw.priority, 16, `${path}.priority`),
+    bufferId: uint(raw.bufferId, 32, `${path}.bufferId`),
+    outPort: uint(raw.outPort, 32, `${path}.outPort`),
+    outGroup: uint(raw.outGroup, 32, `${path}.outGroup`),
+    flags: uint(raw.flags, 16, `${path}.flags`),
+    match: matchFromJson(raw.match, `${path}.match`),
+    instructions: instructionsFromJson(raw.instructions, `${path}.instructions`),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+function dpidHex(dpid: bigint): string {
+  return dpid.toString(16).padStart(16, '0')
+}
+
+export function requestToJson(r: Omit<FlowRpcRequest, 'type'>): Record<string, unknown> {
+  return {
+    v: FLOW_RPC_VERSION, type: 'flow-rpc-request', domain: r.domain, id: r.id, from: r.from, fromInst: r.fromInst,
+    to: r.to, term: r.term, dpid: dpidHex(r.dpid), timeoutMs: r.timeoutMs, flowMod: flowModToJson(r.flowMod),
+  }
+}
+
+export function replyToJson(r: Omit<FlowRpcReply, 'type'>): Record<string, unknown> {
+  const out: Record<string, unknown> = {v: FLOW_RPC_VERSION, type: 'flow-rpc-reply', domain: r.domain, id: r.id, from: r.from}
+  if (r.error) out.error = r.error
+  else out.result = r.result
+  return out
+}
+
+function clip(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s
+}
+
+/** A thrown value as it goes back to the requester. */
+export function errorToRpc(error: unknown): FlowRpcError {
+  const message = clip(error instanceof Error ? error.message : String(error), MAX_MESSAGE_LENGTH)
+  if (error instanceof UnknownSwitchError) return {kind: 'UnknownSwitchError', message, dpid: dpidHex(error.dpid)}
+  if (error instanceof SwitchRefusedError) return {kind: 'SwitchRefusedError', message, code: clip(error.code, MAX_CODE_LENGTH)}
+  if (error instanceof ProgramTimeoutError) return {kind: 'ProgramTimeoutError', message}
+  // The flow service's InstanceNotMasterError: its mastership ended before it sent anything.
+  if (error instanceof NoMasterError && (error as Error).name === 'InstanceNotMasterError') return {kind: 'NotMaster', message}
+  if (error instanceof NoMasterError) return {kind: 'NoMasterError', message}
+  if (error instanceof FlowRequestError) return {kind: 'BadRequest', message, field: clip(error.field, MAX_CODE_LENGTH)}
+  return {kind: 'Internal', message}
+}
+
+/** The flow service failed in a way the contract does not name (a bug, most likely). REST: 500. */
+export class RemoteInternalError extends FlowError {
+  override readonly name = 'RemoteInternalError'
+  readonly status = 500
+  readonly retriable = false
+}
+
+/**
+ * The error a slave's caller sees for an error reply: the same class the master's flow service
+ * threw, with its message. 'NotMaster' is handled by the gateway before it gets here.
+ */
+export function errorFromRpc(e: FlowRpcError, dpid: bigint, masterId: number): Error {
+  switch (e.kind) {
+    case 'UnknownSwitchError': return new UnknownSwitchError(e.dpid !== undefined ? BigInt(`0x${e.dpid}`) : dpid, e.message)
+    case 'SwitchRefusedError': return new SwitchRefusedError(e.message, e.code ?? 'unknown')
+    case 'ProgramTimeoutError': return new ProgramTimeoutError(e.message)
+    case 'NoMasterError':
+    case 'NotMaster': return new NoMasterError(e.message)
+    case 'BadRequest': return new FlowRequestError(e.field ?? 'request', `master ${masterId} could not read it: ${e.message}`)
+    case 'Internal': return new RemoteInternalError(`master ${masterId} failed: ${e.message}`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading (validating)
+// ---------------------------------------------------------------------------------------------
+
+const ERROR_KINDS = new Set<FlowRpcErrorKind>([
+  'NoMasterError', 'UnknownSwitchError', 'SwitchRefusedError', 'ProgramTimeoutError', 'NotMaster', 'BadRequest', 'Internal',
+])
+
+function token(v: unknown, path: string): string {
+  if (typeof v !== 'string' || !TOKEN_RE.test(v)) throw new JsonShapeError(path, 'expected 1 to 64 letters, digits, _ or -')
+  return v
+}
+
+function safeCount(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new JsonShapeError(path, 'expected a non-negative safe integer')
+  return v
+}
+
+function instId(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) throw new JsonShapeError(path, 'expected an instance id 1..65535')
+  return v
+}
+
+function text(v: unknown, max: number, path: string): string {
+  if (typeof v !== 'string' || v.length > max) throw new JsonShapeError(path, `expected a string of at most ${max} characters`)
+  return v
+}
+
+function parseResult(raw: unknown): ProgramResult {
+  if (!isRecord(raw)) throw new JsonShapeError('result', 'expected an object')
+  return {
+    masterId: instId(raw.masterId, 'result.masterId'),
+    term: safeCount(raw.term, 'result.term'),
+    version: safeCount(raw.version, 'result.version'),
+  }
+}
+
+function parseError(raw: unknown): FlowRpcError {
+  if (!isRecord(raw)) throw new JsonShapeError('error', 'expected an object')
+  const kind = raw.kind
+  if (typeof kind !== 'string' || !ERROR_KINDS.has(kind as FlowRpcErrorKind)) throw new JsonShapeError('error.kind', 'unknown error kind')
+  const out: FlowRpcError = {kind: kind as FlowRpcErrorKind, message: text(raw.message, MAX_MESSAGE_LENGTH, 'error.message')}
+  if (raw.code !== undefined) out.code = text(raw.code, MAX_CODE_LENGTH, 'error.code')
+  if (raw.field !== undefined) out.field = text(raw.field, MAX_CODE_LENGTH, 'error.field')
+  if (raw.dpid !== undefined) {
+    if (typeof raw.dpid !== 'string' || !/^[0-9a-f]{16}$/.test(raw.dpid)) throw new JsonShapeError('error.dpid', 'expected 16 lower-case hex digits')
+    out.dpid = raw.dpid
+  }
+  return out
+}
+
+/**
+ * Validates a received body (the bus hands over a JSON-parsed object). Never throws: a message that
+ * cannot be used gives a reason to count and a detail to log.
+ */
+export function parseFlowRpcMessage(raw: unknown, expectedDomain: string): ParsedFlowRpc {
+  try {
+    return parse(raw, expectedDomain)
+  } catch (error) {
+    // A getter that throws, a revoked proxy: whatever it is, it is not a message.
+    return {ok: false, reason: 'malformed', detail: `unreadable: ${String(error)}`}
+  }
+}
+
+function parse(raw: unknown, expectedDomain: string): ParsedFlowRpc {
+  if (!isRecord(raw)) return {ok: false, reason: 'not_object', detail: 'not a JSON object'}
+  if (raw.v !== FLOW_RPC_VERSION) return {ok: false, reason: 'unknown_version', detail: `version ${clip(JSON.stringify(raw.v) ?? 'none', 40)}`}
+  if (raw.type !== 'flow-rpc-request' && raw.type !== 'flow-rpc-reply') {
+    return {ok: false, reason: 'unknown_type', detail: `type ${clip(JSON.stringify(raw.type) ?? 'none', 40)}`}
+  }
+  if (raw.domain !== expectedDomain) {
+    return {ok: false, reason: 'foreign_domain', detail: `domain ${clip(JSON.stringify(raw.domain) ?? 'none', 80)}`}
+  }
+  let id: string
+  try {
+    id = token(raw.id, 'id')
+  } catch (error) {
+    return malformed(error)
+  }
+  if (raw.type === 'flow-rpc-reply') {
+    try {
+      const from = instId(raw.from, 'from')
+      const hasError = raw.error !== undefined
+      if (hasError === (raw.result !== undefined)) throw new JsonShapeError('result', 'expected exactly one of result and error')
+      const message: FlowRpcReply = {type: 'flow-rpc-reply', domain: expectedDomain, id, from}
+      if (hasError) message.error = parseError(raw.error)
+      else message.result = parseResult(raw.result)
+      return {ok: true, message}
+    } catch (error) {
+      return malformed(error)
+    }
+  }
+  let from: string
+  try {
+    from = token(raw.from, 'from')
+  } catch (error) {
+    return malformed(error)
+  }
+  try {
+    if (typeof raw.dpid !== 'string' || !/^[0-9a-f]{16}$/.test(raw.dpid)) throw new JsonShapeError('dpid', 'expected 16 lower-case hex digits')
+    const timeoutMs = safeCount(raw.timeoutMs, 'timeoutMs')
+    if (timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) throw new JsonShapeError('timeoutMs', `expected 1..${MAX_TIMEOUT_MS}`)
+    const message: FlowRpcRequest = {
+      type: 'flow-rpc-request',
+      domain: expectedDomain,
+      id,
+      from,
+      fromInst: instId(raw.fromInst, 'fromInst'),
+      to: instId(raw.to, 'to'),
+      term: safeCount(raw.term, 'term'),
+      dpid: BigInt(`0x${raw.dpid}`),
+      timeoutMs,
+      flowMod: flowModFromJson(raw.flowMod),
+    }
+    return {ok: true, message}
+  } catch (error) {
+    return {...malformed(error), replyTo: {id, from}}
+  }
+}
+
+function malformed(error: unknown): {ok: false, reason: 'malformed', detail: string} {
+  if (error instanceof JsonShapeError) return {ok: false, reason: 'malformed', detail: error.message}
+  throw error
+}

@@ -1,0 +1,123 @@
+// The forwarding protocol's wire format: FLOW_MODs survive the trip exactly, every typed error is
+// re-created as the same class, and anything malformed is refused with a reason (never a throw).
+import {expect} from 'chai'
+import fc from 'fast-check'
+import {FlowRequestError} from '../../../src/flows/ofctl-rest.js'
+import {InstanceNotMasterError} from '../../../src/flows/service/errors.js'
+import {NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError} from '../../../src/flows/programmer.js'
+import {
+  FLOW_RPC_VERSION, RemoteInternalError, errorFromRpc, errorToRpc, flowModFromJson, flowModToJson, parseFlowRpcMessage,
+  replyToJson, requestToJson, rpcReplyKey, rpcRequestKey,
+} from '../../../src/northbound/flow-rpc.js'
+import {richAdd, smallFlowMod} from '../../helpers/flows-arbitraries.js'
+import {sampleFlowMod} from './fixtures.js'
+
+const goodRequest = () => requestToJson({
+  domain: 'lab', id: 'c0ffee-1', from: 'node1', fromInst: 2, to: 1, term: 65537, dpid: 0xan, timeoutMs: 1000, flowMod: sampleFlowMod(),
+})
+
+/** Through JSON text, as the bus carries it. */
+const wire = (o: unknown): unknown => JSON.parse(JSON.stringify(o))
+
+describe('flow RPC wire format', () => {
+  it('routing keys stay clear of the election and backup keys', () => {
+    expect(rpcRequestKey('lab', 3)).to.equal('c.lab.flows.rpc.req.3')
+    expect(rpcReplyKey('lab', 'ab12')).to.equal('c.lab.flows.rpc.reply.ab12')
+  })
+
+  it('FLOW_MOD survives JSON exactly (fuzzed)', () => {
+    fc.assert(fc.property(fc.oneof(smallFlowMod, richAdd), (fm) => {
+      const back = flowModFromJson(wire(flowModToJson(fm)))
+      expect(back).to.deep.equal({...fm, xid: 0})
+    }), {numRuns: 300})
+  })
+
+  it('a request and a reply parse back to what was sent', () => {
+    const req = parseFlowRpcMessage(wire(goodRequest()), 'lab')
+    expect(req.ok).to.equal(true)
+    if (!req.ok || req.message.type !== 'flow-rpc-request') throw new Error('not a request')
+    expect(req.message).to.deep.include({id: 'c0ffee-1', from: 'node1', fromInst: 2, to: 1, term: 65537, dpid: 0xan, timeoutMs: 1000})
+    expect(req.message.flowMod).to.deep.equal(sampleFlowMod())
+
+    const reply = parseFlowRpcMessage(wire(replyToJson({domain: 'lab', id: 'c0ffee-1', from: 1, result: {masterId: 1, term: 65537, version: 7}})), 'lab')
+    expect(reply).to.deep.equal({ok: true, message: {type: 'flow-rpc-reply', domain: 'lab', id: 'c0ffee-1', from: 1, result: {masterId: 1, term: 65537, version: 7}}})
+  })
+
+  it('refuses what it cannot use, with a reason to count', () => {
+    const reasons = (raw: unknown) => {
+      const r = parseFlowRpcMessage(raw, 'lab')
+      return r.ok ? 'ok' : r.reason
+    }
+    expect(reasons([1, 2])).to.equal('not_object')
+    expect(reasons({...goodRequest(), v: 2})).to.equal('unknown_version')
+    expect(reasons({...goodRequest(), v: undefined})).to.equal('unknown_version')
+    expect(reasons({...goodRequest(), type: 'flow-rpc-other'})).to.equal('unknown_type')
+    expect(reasons({...goodRequest(), domain: 'other'})).to.equal('foreign_domain')
+    expect(reasons({...goodRequest(), id: 'has.dot'})).to.equal('malformed')
+    expect(reasons({...goodRequest(), id: 'x'.repeat(65)})).to.equal('malformed')
+    expect(reasons({...goodRequest(), from: '#'})).to.equal('malformed')
+    expect(reasons({...goodRequest(), to: 0})).to.equal('malformed')
+    expect(reasons({...goodRequest(), dpid: '1'})).to.equal('malformed')
+    expect(reasons({...goodRequest(), timeoutMs: 0})).to.equal('malformed')
+    expect(reasons({...goodRequest(), flowMod: {}})).to.equal('malformed')
+    const reply = {v: FLOW_RPC_VERSION, type: 'flow-rpc-reply', domain: 'lab', id: 'a', from: 1}
+    expect(reasons({...reply, result: {masterId: 1, term: 1, version: 1}})).to.equal('ok')
+    expect(reasons(reply)).to.equal('malformed')
+    expect(reasons({...reply, result: {masterId: 1, term: 1, version: 1}, error: {kind: 'Internal', message: 'x'}})).to.equal('malformed')
+    expect(reasons({...reply, error: {kind: 'Weird', message: 'x'}})).to.equal('malformed')
+    expect(reasons({...reply, error: {kind: 'Internal', message: 'x'.repeat(5000)}})).to.equal('malformed')
+    expect(reasons({...reply, result: {masterId: 1, term: -1, version: 1}})).to.equal('malformed')
+    const hostile = new Proxy({}, {get() { throw new Error('boom') }})
+    expect(reasons(hostile)).to.equal('malformed')
+  })
+
+  it('a request whose envelope is readable but body is not can be answered (replyTo)', () => {
+    const r = parseFlowRpcMessage({...goodRequest(), flowMod: {...flowModToJson(sampleFlowMod()), priority: 70000}}, 'lab')
+    expect(r.ok).to.equal(false)
+    if (r.ok) return
+    expect(r.replyTo).to.deep.equal({id: 'c0ffee-1', from: 'node1'})
+    expect(r.detail).to.match(/^flowMod\.priority: /)
+    const bad = parseFlowRpcMessage({...goodRequest(), id: 7}, 'lab')
+    expect(bad.ok === false && bad.replyTo).to.equal(undefined)
+  })
+
+  it('never throws on random input (fuzzed)', () => {
+    fc.assert(fc.property(fc.anything(), (raw) => {
+      const r = parseFlowRpcMessage(raw, 'lab')
+      expect(r.ok).to.equal(false)
+    }), {numRuns: 500})
+    fc.assert(fc.property(fc.dictionary(fc.constantFrom('v', 'type', 'domain', 'id', 'from', 'to', 'dpid', 'flowMod', 'result', 'error', 'timeoutMs'), fc.anything()), (extra) => {
+      parseFlowRpcMessage({...goodRequest(), ...extra}, 'lab')
+    }), {numRuns: 500})
+  })
+
+  it('each typed error is re-created as the same class with the same details', () => {
+    const roundTrip = (e: Error) => {
+      const json = wire(replyToJson({domain: 'lab', id: 'a', from: 1, error: errorToRpc(e)}))
+      const parsed = parseFlowRpcMessage(json, 'lab')
+      if (!parsed.ok || parsed.message.type !== 'flow-rpc-reply' || !parsed.message.error) throw new Error('not an error reply')
+      return errorFromRpc(parsed.message.error, 5n, 1)
+    }
+    const unknown = roundTrip(new UnknownSwitchError(0xabn))
+    expect(unknown).to.be.instanceOf(UnknownSwitchError)
+    expect((unknown as UnknownSwitchError).dpid).to.equal(0xabn)
+    expect(unknown.message).to.equal('switch 00000000000000ab is not connected')
+    const refused = roundTrip(new SwitchRefusedError('bad port', 'OFPET_BAD_ACTION/OFPBAC_BAD_OUT_PORT'))
+    expect(refused).to.be.instanceOf(SwitchRefusedError)
+    expect((refused as SwitchRefusedError).code).to.equal('OFPET_BAD_ACTION/OFPBAC_BAD_OUT_PORT')
+    expect(refused.message).to.equal('bad port')
+    expect(roundTrip(new ProgramTimeoutError('slow'))).to.be.instanceOf(ProgramTimeoutError)
+    expect(roundTrip(new NoMasterError('taking over'))).to.be.instanceOf(NoMasterError)
+    const req = roundTrip(new FlowRequestError('match.x', 'bad'))
+    expect(req).to.be.instanceOf(FlowRequestError)
+    expect((req as FlowRequestError).field).to.equal('match.x')
+    const internal = roundTrip(new TypeError('oops'))
+    expect(internal).to.be.instanceOf(RemoteInternalError)
+    expect((internal as RemoteInternalError).status).to.equal(500)
+    expect(internal.message).to.equal('master 1 failed: oops')
+  })
+
+  it("the flow service's 'not the master' goes on the wire as NotMaster (the slave sends the request on)", () => {
+    expect(errorToRpc(new InstanceNotMasterError(1, 'slave')).kind).to.equal('NotMaster')
+  })
+})

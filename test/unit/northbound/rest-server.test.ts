@@ -1,0 +1,400 @@
+// The REST API through fastify's inject(): Ryu ofctl_rest's flow endpoints (URLs, bodies, status
+// codes, empty 200s, flow stats JSON), errors as JSON naming the field, flowkeeper's /flows and
+// /cluster, the bearer token.
+import {expect} from 'chai'
+import type {FastifyInstance} from 'fastify'
+import http from 'node:http'
+import {clearFlowsFlowMod} from '../../../src/flows/ofctl-rest.js'
+import type {FlowServiceStats} from '../../../src/flows/service/flow-service.js'
+import {NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError, type FlowProgrammer, type ProgramOptions, type ProgramResult} from '../../../src/flows/programmer.js'
+import {MemoryLogger} from '../../../src/log.js'
+import {MasterChangedError} from '../../../src/northbound/flow-gateway.js'
+import {RemoteInternalError} from '../../../src/northbound/flow-rpc.js'
+import {buildRestApp, RestServer, type RestAppOptions, type RestInstance} from '../../../src/northbound/rest-server.js'
+import {OFP, type FlowModMessage, type FlowStats, type FlowStatsFilter} from '../../../src/openflow/codec.js'
+import {SwitchTimeoutError} from '../../../src/openflow/connection.js'
+import {SwitchNotConnectedError} from '../../../src/openflow/roles.js'
+
+class FakeProgrammer implements FlowProgrammer {
+  readonly calls: Array<{dpid: bigint, flowMod: FlowModMessage, options: ProgramOptions | undefined}> = []
+  fail: Error | undefined
+  async program(dpid: bigint, flowMod: FlowModMessage, options?: ProgramOptions): Promise<ProgramResult> {
+    this.calls.push({dpid, flowMod, options})
+    if (this.fail) throw this.fail
+    return {masterId: 1, term: 65537, version: this.calls.length}
+  }
+}
+
+const FLOW: FlowStats = {
+  tableId: 0, durationSec: 12, durationNsec: 500_000_000, priority: 100, idleTimeout: 30, hardTimeout: 0, flags: 0,
+  cookie: 0xf10e000000000001n, packetCount: 18446744073709551615n, byteCount: 123n,
+  match: [{field: 'in_port', value: 1}, {field: 'eth_type', value: 0x0800}, {field: 'ipv4_dst', value: '10.0.0.1'}],
+  instructions: [{type: 'APPLY_ACTIONS', actions: [{type: 'OUTPUT', port: 2, maxLen: OFP.OFPCML_MAX}]}],
+}
+
+class FakeRegistry {
+  readonly reads: Array<{dpid: bigint, filter: Partial<FlowStatsFilter> | undefined, options: unknown}> = []
+  fail: Error | undefined
+  switches() {
+    return [{datapathId: 1n, role: 'slave' as const, address: '127.0.0.1:5000', connectedAtMs: 1}, {datapathId: 0xffffffffffffffffn, role: 'slave' as const, address: '127.0.0.1:5001', connectedAtMs: 2}]
+  }
+  async flowStats(dpid: bigint, filter?: Partial<FlowStatsFilter>, options?: {timeoutMs?: number}): Promise<FlowStats[]> {
+    this.reads.push({dpid, filter, options})
+    if (this.fail) throw this.fail
+    return [FLOW]
+  }
+}
+
+function fakeInstance(registry: FakeRegistry | undefined): RestInstance {
+  return {
+    domain: 'lab',
+    registry,
+    election: {
+      instId: 2, role: 'slave', term: 65537,
+      election: {masterId: 1, peers: () => [{instId: 3, role: 'slave', term: 65537}, {instId: 1, role: 'master', term: 65537}]},
+    },
+  }
+}
+
+const RYU_ADD = {
+  dpid: 1, cookie: 1, cookie_mask: 1, table_id: 0, idle_timeout: 30, hard_timeout: 30, priority: 11111, flags: 1,
+  match: {in_port: 1}, actions: [{type: 'OUTPUT', port: 2}],
+}
+
+describe('REST API', () => {
+  let app: FastifyInstance
+  let programmer: FakeProgrammer
+  let registry: FakeRegistry
+  let log: MemoryLogger
+
+  const build = (extra: Partial<RestAppOptions> = {}, withRegistry = true) => {
+    programmer = new FakeProgrammer()
+    registry = new FakeRegistry()
+    log = new MemoryLogger()
+    app = buildRestApp({instance: fakeInstance(withRegistry ? registry : undefined), logger: log, flows: programmer, ...extra})
+    return app
+  }
+  const post = (url: string, body: unknown, headers: Record<string, string> = {'content-type': 'application/json'}) =>
+    app.inject({method: 'POST', url, payload: typeof body === 'string' ? body : JSON.stringify(body), headers})
+
+  beforeEach(() => build())
+  afterEach(async () => app.close())
+
+  describe('POST /stats/flowentry/<command>', () => {
+    it('add: 200 with an empty body like Ryu; the FLOW_MOD reaches the programmer; the outcome in headers', async () => {
+      const r = await post('/stats/flowentry/add', RYU_ADD)
+      expect(r.statusCode).to.equal(200)
+      expect(r.body).to.equal('')
+      expect(r.headers['x-flowkeeper-master']).to.equal('1')
+      expect(r.headers['x-flowkeeper-term']).to.equal('65537')
+      expect(r.headers['x-flowkeeper-version']).to.equal('1')
+      expect(programmer.calls).to.have.length(1)
+      const {dpid, flowMod} = programmer.calls[0]!
+      expect(dpid).to.equal(1n)
+      expect(flowMod).to.deep.include({command: OFP.OFPFC_ADD, priority: 11111, idleTimeout: 30, hardTimeout: 30, cookie: 1n, flags: 1})
+      expect(flowMod.match).to.deep.equal([{field: 'in_port', value: 1}])
+      expect(flowMod.instructions).to.deep.equal([{type: 'APPLY_ACTIONS', actions: [{type: 'OUTPUT', port: 2, maxLen: OFP.OFPCML_MAX}]}])
+    })
+
+    it('each command maps to its OFPFC_*', async () => {
+      const expected = {add: OFP.OFPFC_ADD, modify: OFP.OFPFC_MODIFY, modify_strict: OFP.OFPFC_MODIFY_STRICT, delete: OFP.OFPFC_DELETE, delete_strict: OFP.OFPFC_DELETE_STRICT}
+      for (const [command, code] of Object.entries(expected)) {
+        const r = await post(`/stats/flowentry/${command}`, {dpid: '0x10', match: {in_port: 1}})
+        expect(r.statusCode, command).to.equal(200)
+        expect(programmer.calls.at(-1)!.flowMod.command, command).to.equal(code)
+        expect(programmer.calls.at(-1)!.dpid).to.equal(16n)
+      }
+    })
+
+    it('an unknown command is 404, as in Ryu', async () => {
+      const r = await post('/stats/flowentry/replace', RYU_ADD)
+      expect(r.statusCode).to.equal(404)
+      expect(r.json()).to.deep.equal({error: "no flow entry command 'replace': expected one of add, modify, modify_strict, delete, delete_strict"})
+      expect(programmer.calls).to.have.length(0)
+    })
+
+    it('bad input: 400 naming the field and the reason', async () => {
+      const cases: Array<[unknown, string, string]> = [
+        [{match: {}}, 'dpid', 'required'],
+        [{...RYU_ADD, dpid: 'one'}, 'dpid', 'expected an integer 0..18446744073709551615'],
+        [{...RYU_ADD, match: {in_prot: 1}}, 'match.in_prot', 'unknown match field'],
+        [{...RYU_ADD, priority: 70000}, 'priority', 'expected an integer 0..65535, got 70000'],
+        [{...RYU_ADD, actions: [{type: 'OUTPUT'}]}, 'actions[0].port', 'required'],
+        [[1, 2], 'body', 'expected a JSON object'],
+      ]
+      for (const [body, field, reason] of cases) {
+        const r = await post('/stats/flowentry/add', body)
+        expect(r.statusCode, field).to.equal(400)
+        expect(r.json(), field).to.deep.equal({error: `${field}: ${reason}`, field, reason})
+      }
+      expect(programmer.calls).to.have.length(0)
+    })
+
+    it('malformed JSON: 400 with a clear message; an empty body is a missing dpid', async () => {
+      const r = await post('/stats/flowentry/add', '{"dpid": 1,')
+      expect(r.statusCode).to.equal(400)
+      expect(r.json().field).to.equal('body')
+      expect(r.json().error).to.match(/^body is not valid JSON: /)
+      const empty = await post('/stats/flowentry/add', '')
+      expect(empty.statusCode).to.equal(400)
+      expect(empty.json().error).to.equal('body: expected a JSON object')
+    })
+
+    it('takes the body whatever its Content-Type, as Ryu does (curl -d sends form-urlencoded)', async () => {
+      const variants: Array<Record<string, string>> = [{'content-type': 'application/x-www-form-urlencoded'}, {'content-type': 'text/plain'}, {}]
+      for (const headers of variants) {
+        const r = await post('/stats/flowentry/add', RYU_ADD, headers)
+        expect(r.statusCode, JSON.stringify(headers)).to.equal(200)
+      }
+      expect(programmer.calls).to.have.length(3)
+    })
+
+    it('keeps 64-bit integers written as bare JSON numbers exact (Python reads them so)', async () => {
+      const r = await post('/stats/flowentry/add', '{"dpid": 18446744073709551615, "cookie": 18364758544493064721, "match": {"in_port": 1}, "actions": []}')
+      expect(r.statusCode).to.equal(200)
+      expect(programmer.calls[0]!.dpid).to.equal(18446744073709551615n)
+      expect(programmer.calls[0]!.flowMod.cookie).to.equal(18364758544493064721n)
+    })
+
+    it('a body over the limit: 413', async () => {
+      build({bodyLimit: 1024})
+      const r = await post('/stats/flowentry/add', {...RYU_ADD, pad: 'x'.repeat(2000)})
+      expect(r.statusCode).to.equal(413)
+      expect(r.json()).to.deep.equal({error: 'request body larger than 1024 bytes'})
+    })
+
+    const mapped: Array<[string, () => Error, number, Record<string, unknown>]> = [
+      ['UnknownSwitchError', () => new UnknownSwitchError(1n), 404, {error: 'switch 0000000000000001 is not connected', kind: 'UnknownSwitchError', retriable: false, dpid: '0000000000000001'}],
+      ['NoMasterError', () => new NoMasterError('no master in domain lab: election in progress'), 503, {error: 'no master in domain lab: election in progress', kind: 'NoMasterError', retriable: true}],
+      ['MasterChangedError', () => new MasterChangedError('master 1 went away'), 503, {error: 'master 1 went away', kind: 'MasterChangedError', retriable: true}],
+      ['SwitchRefusedError', () => new SwitchRefusedError('bad out port', 'OFPET_BAD_ACTION/OFPBAC_BAD_OUT_PORT'), 400, {error: 'bad out port', kind: 'SwitchRefusedError', retriable: false, code: 'OFPET_BAD_ACTION/OFPBAC_BAD_OUT_PORT'}],
+      ['ProgramTimeoutError', () => new ProgramTimeoutError('no barrier reply'), 504, {error: 'no barrier reply', kind: 'ProgramTimeoutError', retriable: true}],
+      ['RemoteInternalError', () => new RemoteInternalError('master 1 failed: oops'), 500, {error: 'master 1 failed: oops', kind: 'RemoteInternalError', retriable: false}],
+    ]
+    for (const [name, make, status, body] of mapped) {
+      it(`${name} from the programmer: ${status}`, async () => {
+        programmer.fail = make()
+        const r = await post('/stats/flowentry/add', RYU_ADD)
+        expect(r.statusCode).to.equal(status)
+        expect(r.json()).to.deep.equal(body)
+        if (status === 503) expect(r.headers['retry-after']).to.equal('1')
+      })
+    }
+
+    it('an unexpected error: 500, logged', async () => {
+      programmer.fail = new TypeError('boom')
+      const r = await post('/stats/flowentry/add', RYU_ADD)
+      expect(r.statusCode).to.equal(500)
+      expect(r.json()).to.deep.equal({error: 'boom'})
+      expect(log.lines.filter((l) => l.event === 'api_error')).to.have.length(1)
+    })
+
+    it('no flow programmer wired: 503', async () => {
+      build({flows: undefined})
+      const r = await post('/stats/flowentry/add', RYU_ADD)
+      expect(r.statusCode).to.equal(503)
+      expect(r.json().error).to.equal('instance 2 cannot program flows: no flow programmer is wired')
+    })
+
+    it('passes the configured timeout to the programmer', async () => {
+      build({programTimeoutMs: 1234})
+      await post('/stats/flowentry/add', RYU_ADD)
+      expect(programmer.calls[0]!.options).to.deep.equal({timeoutMs: 1234})
+    })
+  })
+
+  describe('DELETE /stats/flowentry/clear/<dpid>', () => {
+    it('deletes every flow of every table: 200, empty body', async () => {
+      const r = await app.inject({method: 'DELETE', url: '/stats/flowentry/clear/10'})
+      expect(r.statusCode).to.equal(200)
+      expect(r.body).to.equal('')
+      expect(programmer.calls[0]!.dpid).to.equal(10n)
+      expect(programmer.calls[0]!.flowMod).to.deep.equal(clearFlowsFlowMod())
+    })
+
+    it('bad dpid: 400; unknown switch: 404; no master: 503', async () => {
+      const bad = await app.inject({method: 'DELETE', url: '/stats/flowentry/clear/zz'})
+      expect(bad.statusCode).to.equal(400)
+      expect(bad.json().field).to.equal('dpid')
+      programmer.fail = new UnknownSwitchError(10n)
+      expect((await app.inject({method: 'DELETE', url: '/stats/flowentry/clear/10'})).statusCode).to.equal(404)
+      programmer.fail = new NoMasterError('none')
+      expect((await app.inject({method: 'DELETE', url: '/stats/flowentry/clear/10'})).statusCode).to.equal(503)
+    })
+  })
+
+  describe('GET|POST /stats/flow/<dpid>', () => {
+    it("GET: Ryu's flow stats JSON keyed by the decimal dpid, 64-bit counters exact", async () => {
+      const r = await app.inject({method: 'GET', url: '/stats/flow/1'})
+      expect(r.statusCode).to.equal(200)
+      expect(r.headers['content-type']).to.match(/^application\/json/)
+      expect(r.body).to.contain('"packet_count":18446744073709551615')
+      const body = JSON.parse(r.body.replace('18446744073709551615', '0'))
+      expect(Object.keys(body)).to.deep.equal(['1'])
+      expect(body['1'][0]).to.deep.include({
+        priority: 100, idle_timeout: 30, hard_timeout: 0, byte_count: 123, duration_sec: 12, duration_nsec: 500000000,
+        table_id: 0, flags: 0, actions: ['OUTPUT:2'], match: {in_port: 1, dl_type: 2048, nw_dst: '10.0.0.1'},
+      })
+      expect(registry.reads[0]).to.deep.include({dpid: 1n, options: {timeoutMs: 5000}})
+    })
+
+    it('POST: the filter reaches the switch; an empty body is no filter', async () => {
+      const r = await post('/stats/flow/0x1', {table_id: 3, out_port: 2, cookie: 1, cookie_mask: 1, match: {in_port: 7}})
+      expect(r.statusCode).to.equal(200)
+      expect(registry.reads[0]!.filter).to.deep.equal({tableId: 3, outPort: 2, outGroup: OFP.OFPG_ANY, cookie: 1n, cookieMask: 1n, match: [{field: 'in_port', value: 7}]})
+      const empty = await post('/stats/flow/1', '')
+      expect(empty.statusCode).to.equal(200)
+      expect(registry.reads[1]!.filter).to.deep.include({tableId: OFP.OFPTT_ALL, match: []})
+    })
+
+    it('GET with a filter body, as Ryu also reads it', async () => {
+      const r = await app.inject({method: 'GET', url: '/stats/flow/1', payload: '{"table_id": 4}', headers: {'content-type': 'application/json'}})
+      expect(r.statusCode).to.equal(200)
+      expect(registry.reads[0]!.filter).to.deep.include({tableId: 4})
+    })
+
+    it('a bad filter: 400 naming the field', async () => {
+      const r = await post('/stats/flow/1', {match: {nw_dts: '10.0.0.1'}})
+      expect(r.statusCode).to.equal(400)
+      expect(r.json()).to.deep.equal({error: 'match.nw_dts: unknown match field', field: 'match.nw_dts', reason: 'unknown match field'})
+    })
+
+    it('unknown switch: 404; no OpenFlow listener: 404; switch silent: 504', async () => {
+      registry.fail = new SwitchNotConnectedError(5n)
+      const r = await app.inject({method: 'GET', url: '/stats/flow/5'})
+      expect(r.statusCode).to.equal(404)
+      expect(r.json()).to.deep.include({error: 'switch 0000000000000005 is not connected', dpid: '0000000000000005'})
+      registry.fail = new SwitchTimeoutError('MULTIPART_REQUEST', 7, 5000, 5n)
+      expect((await app.inject({method: 'GET', url: '/stats/flow/5'})).statusCode).to.equal(504)
+      build({}, false)
+      const none = await app.inject({method: 'GET', url: '/stats/flow/5'})
+      expect(none.statusCode).to.equal(404)
+      expect(none.json().error).to.equal('switch 0000000000000005 is not connected: instance 2 has no OpenFlow listener')
+    })
+  })
+
+  describe('/flows/<dpid> (ovs-ofctl syntax, for the CLI)', () => {
+    it('GET: dump-flows lines', async () => {
+      const r = await app.inject({method: 'GET', url: '/flows/1'})
+      expect(r.statusCode).to.equal(200)
+      expect(r.json()).to.deep.equal({
+        dpid: '0000000000000001',
+        flows: ['cookie=0xf10e000000000001, duration=12.500s, table=0, n_packets=18446744073709551615, n_bytes=123, idle_timeout=30, priority=100,ip,in_port=1,nw_dst=10.0.0.1 actions=output:2'],
+      })
+    })
+
+    it('POST {command, flow}: parsed as ovs-ofctl does, answered with the outcome', async () => {
+      const r = await post('/flows/1', {command: 'add', flow: 'priority=5,tcp,tp_dst=80 actions=drop'})
+      expect(r.statusCode).to.equal(200)
+      expect(r.json()).to.deep.equal({master: 1, term: 65537, version: 1})
+      expect(programmer.calls[0]!.flowMod).to.deep.include({command: OFP.OFPFC_ADD, priority: 5, instructions: []})
+      await post('/flows/1', {command: 'delete_strict', flow: 'priority=5,tcp,tp_dst=80'})
+      expect(programmer.calls[1]!.flowMod).to.deep.include({command: OFP.OFPFC_DELETE_STRICT, priority: 5})
+    })
+
+    it('POST with a syntax error: 400 naming the token and the reason', async () => {
+      const r = await post('/flows/1', {command: 'add', flow: 'in_port=1 actions=outptu:2'})
+      expect(r.statusCode).to.equal(400)
+      expect(r.json()).to.deep.equal({error: 'flow: outptu:2: unknown action', field: 'flow', token: 'outptu:2', reason: 'unknown action'})
+      const cmd = await post('/flows/1', {command: 'replace', flow: ''})
+      expect(cmd.statusCode).to.equal(400)
+      expect(cmd.json().error).to.equal('command: expected one of add, modify, modify_strict, delete, delete_strict')
+    })
+  })
+
+  describe('/cluster and /stats/switches', () => {
+    it("/cluster: members, master, and each mirror's version per device from the flow service", async () => {
+      const stats = {
+        instId: 1, domain: 'lab', role: 'master', term: 65537, liveSlaves: [2, 3], snapshotsInProgress: 0, counters: {}, settings: {},
+        devices: [{
+          dpid: '0000000000000001', switchRole: 'master', term: 65537, version: 12, size: 5, ready: true, queued: 0,
+          mirrors: [{slave: 2, acked: 12, lag: 0, late: false}, {slave: 3, acked: undefined, lag: 12, late: true}],
+        }],
+      } as unknown as FlowServiceStats
+      build({flowStatus: () => stats})
+      const r = await app.inject({method: 'GET', url: '/cluster'})
+      expect(r.statusCode).to.equal(200)
+      expect(r.json()).to.deep.equal({
+        domain: 'lab', inst_id: 2, role: 'slave', term: 65537, master: 1,
+        members: [
+          {inst_id: 1, role: 'master', term: 65537, self: false},
+          {inst_id: 2, role: 'slave', term: 65537, self: true},
+          {inst_id: 3, role: 'slave', term: 65537, self: false},
+        ],
+        flows: {
+          role: 'master', term: 65537, live_slaves: [2, 3],
+          devices: [{
+            dpid: '0000000000000001', switch_role: 'master', term: 65537, version: 12, flows: 5, ready: true, queued: 0,
+            mirrors: [{inst_id: 2, version: 12, lag: 0, late: false}, {inst_id: 3, version: null, lag: 12, late: true}],
+          }],
+        },
+      })
+    })
+
+    it("/cluster on a slave: its own mirror's position per device", async () => {
+      const stats = {
+        instId: 2, domain: 'lab', role: 'slave', term: 65537, liveSlaves: [], snapshotsInProgress: 0, counters: {}, settings: {},
+        devices: [{dpid: '0000000000000001', switchRole: 'slave', term: 65537, version: 11, size: 5, buffered: 1, awaitingSnapshot: false}],
+      } as unknown as FlowServiceStats
+      build({flowStatus: () => stats})
+      expect((await app.inject({method: 'GET', url: '/cluster'})).json().flows).to.deep.equal({
+        role: 'slave', term: 65537, live_slaves: [],
+        devices: [{dpid: '0000000000000001', switch_role: 'slave', term: 65537, version: 11, flows: 5, buffered: 1, awaiting_snapshot: false}],
+      })
+    })
+
+    it('/cluster: flows null without a provider, an error field when it fails', async () => {
+      expect((await app.inject({method: 'GET', url: '/cluster'})).json().flows).to.equal(null)
+      build({flowStatus: async () => { throw new Error('not started') }})
+      expect((await app.inject({method: 'GET', url: '/cluster'})).json().flows).to.deep.equal({error: 'flow status unavailable: not started'})
+    })
+
+    it("/stats/switches: Ryu's list of integer dpids (a string beyond 2^53)", async () => {
+      const r = await app.inject({method: 'GET', url: '/stats/switches'})
+      expect(r.json()).to.deep.equal([1, '18446744073709551615'])
+    })
+  })
+
+  describe('bearer token', () => {
+    beforeEach(() => build({token: 's3cret'}))
+
+    it('missing or wrong: 401 before anything runs; right: served', async () => {
+      const none = await post('/stats/flowentry/add', RYU_ADD)
+      expect(none.statusCode).to.equal(401)
+      expect(none.headers['www-authenticate']).to.equal('Bearer')
+      expect(none.json()).to.deep.equal({error: 'missing or wrong bearer token (Authorization: Bearer <token>)'})
+      const wrong = await post('/stats/flowentry/add', RYU_ADD, {'content-type': 'application/json', authorization: 'Bearer s3creT'})
+      expect(wrong.statusCode).to.equal(401)
+      expect((await app.inject({method: 'GET', url: '/stats/flow/1'})).statusCode).to.equal(401)
+      expect((await app.inject({method: 'GET', url: '/cluster', headers: {authorization: 's3cret'}})).statusCode).to.equal(401)
+      expect(programmer.calls).to.have.length(0)
+      expect(registry.reads).to.have.length(0)
+      const right = await post('/stats/flowentry/add', RYU_ADD, {'content-type': 'application/json', authorization: 'Bearer s3cret'})
+      expect(right.statusCode).to.equal(200)
+      expect((await app.inject({method: 'GET', url: '/stats/flow/1', headers: {authorization: 'Bearer s3cret'}})).statusCode).to.equal(200)
+    })
+  })
+
+  it('RestServer listens on a real port and answers', async () => {
+    const reg = new FakeRegistry()
+    const server = await RestServer.start({host: '127.0.0.1', port: 0, instance: fakeInstance(reg), logger: new MemoryLogger(), flows: new FakeProgrammer()})
+    try {
+      const response = await fetch(`${server.url}/stats/flowentry/add`, {method: 'POST', body: JSON.stringify(RYU_ADD)})
+      expect(response.status).to.equal(200)
+      expect(await response.text()).to.equal('')
+      // A GET with a filter body over a real socket (fetch cannot send one).
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request(`${server.url}/stats/flow/1`, {method: 'GET', headers: {'content-type': 'application/json', 'content-length': '15'}}, (res) => {
+          res.resume()
+          res.on('end', () => resolve(res.statusCode ?? 0))
+        })
+        req.on('error', reject)
+        req.end('{"table_id": 6}')
+      })
+      expect(status).to.equal(200)
+      expect(reg.reads[0]!.filter).to.deep.include({tableId: 6})
+    } finally {
+      await server.close()
+    }
+  })
+})
