@@ -63,7 +63,7 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
 
     try {
       if (process.stdin.isTTY && !flags.scripted) await this.interactive(flags.instances)
-      else await this.scripted()
+      else await this.scripted(flags.bridges)
     } finally {
       await this.teardown()
     }
@@ -158,9 +158,27 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     })
   }
 
-  private async scripted(): Promise<void> {
+  /** Waits until every running instance holds a confirmed role on every bridge. */
+  private async waitForSwitchRoles(count: number, timeoutMs: number): Promise<void> {
+    const settled = (member: InstanceProcess) => {
+      const latest = new Map<string, string>()
+      for (const line of member.lines) if (line.event === 'switch_role') latest.set(String(line.dpid), String(line.role))
+      return [...latest.values()].filter((role) => role === 'master' || role === 'slave').length >= count
+    }
+    const deadline = Date.now() + timeoutMs
+    while (!this.cluster!.running().every(settled)) {
+      if (Date.now() > deadline) return this.say('not every instance is connected to every switch yet; going on')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+
+  private async scripted(bridges: number): Promise<void> {
     const cluster = this.cluster!
     const first = await cluster.waitForSingleMaster(30_000)
+    if (bridges > 0) {
+      await this.waitForSwitchRoles(bridges, 15_000)
+      this.say(`every instance is connected to the ${bridges} bridge(s): the master as MASTER, the others as SLAVE`)
+    }
     this.say(`instance ${first.id} is master (term ${first.term}); in 1 s it is killed with SIGKILL`)
     await new Promise((resolve) => setTimeout(resolve, 1000))
     const killedAt = Date.now()
