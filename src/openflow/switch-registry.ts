@@ -77,6 +77,17 @@ interface Entry {
   /** The last assertion this switch confirmed: skip asserting the same again. */
   asserted?: {role: 'master' | 'slave'; generationId: bigint};
   lastError?: Error;
+  /** Set while a re-assertion after a failed one is pending. */
+  retryTimer?: NodeJS.Timeout;
+}
+
+/** How often a refused SLAVE request is retried with a freshly read generation id. */
+const SLAVE_STALE_RETRIES = 3;
+/** Pause before asserting again when the retries did not settle the role. */
+const REASSERT_DELAY_MS = 250;
+
+function isStale(error: unknown): boolean {
+  return error instanceof OpenFlowError && error.is(OFP.OFPET_ROLE_REQUEST_FAILED, OFP.OFPRRFC_STALE);
 }
 
 export class SwitchRegistry extends EventEmitter<RegistryEvents> {
@@ -273,6 +284,7 @@ export class SwitchRegistry extends EventEmitter<RegistryEvents> {
     this.entries.set(datapathId, entry);
     connection.on('message', (message) => this.onMessage(entry, message));
     connection.once('closed', (reason) => {
+      clearTimeout(entry.retryTimer);
       if (this.entries.get(datapathId) !== entry) return; // already replaced
       this.entries.delete(datapathId);
       this.emit('switch-disconnected', {datapathId, reason});
@@ -369,11 +381,41 @@ export class SwitchRegistry extends EventEmitter<RegistryEvents> {
         return;
       }
       // A SLAVE request behind the switch's term (we have not heard of the newest term yet):
-      // SLAVE with the switch's own id demotes nobody, so take that.
-      if (switchGeneration === undefined || switchGeneration === generationId) throw error;
-      const reply = await this.requestRole(entry, 'slave', switchGeneration);
-      this.confirmed(entry, 'slave', switchGeneration, reply);
+      // SLAVE with the switch's own id demotes nobody, so take that. A new master may raise the
+      // switch's id between our read and our request, so read again and retry, a few times.
+      let failure: unknown = error;
+      let latest = switchGeneration;
+      for (let attempt = 1; latest !== undefined && latest !== generationId && attempt <= SLAVE_STALE_RETRIES; attempt++) {
+        try {
+          const reply = await this.requestRole(entry, 'slave', latest);
+          this.confirmed(entry, 'slave', latest, reply);
+          return;
+        } catch (retryError) {
+          failure = retryError;
+          if (!isStale(retryError)) break;
+          latest = await this.readRole(entry).then((r) => generationFromReply(r.generationId), () => undefined);
+        }
+      }
+      // Never leave a connection in EQUAL (full access, as far as the switch is concerned):
+      // say so, and assert again shortly.
+      entry.lastError = failure as Error;
+      this.logger.warn('SLAVE role refused as stale even with the switch\'s own generation id; retrying shortly', {
+        datapathId: formatDpid(entry.datapathId), generationId, switchGeneration: latest, error: (failure as Error).message,
+      });
+      this.scheduleReassertion(entry);
+      throw failure;
     }
+  }
+
+  /** Asserts the desired role again after a pause, unless the switch holds it by then or is gone. */
+  private scheduleReassertion(entry: Entry): void {
+    if (entry.retryTimer) return;
+    entry.retryTimer = setTimeout(() => {
+      entry.retryTimer = undefined;
+      if (this.closing || this.entries.get(entry.datapathId) !== entry || entry.connection.state === 'closed') return;
+      void this.enqueueAssertion(entry);
+    }, REASSERT_DELAY_MS);
+    entry.retryTimer.unref();
   }
 
   private confirmed(entry: Entry, wire: 'master' | 'slave', generationId: bigint, reply: RoleReplyMessage): void {
