@@ -7,6 +7,7 @@ import type {Logger} from '../log.js'
 import {SwitchRegistry} from '../openflow/switch-registry.js'
 import {RestServer} from '../northbound/rest-server.js'
 import {FlowService} from '../flows/service/flow-service.js'
+import {FlowGateway, roleFromElection} from '../northbound/flow-gateway.js'
 import type {FlowServiceSettings} from '../flows/service/settings.js'
 import {ElectionDriver, type RoleChangeEvent} from './election-driver.js'
 import {RoleFence} from './role-fence.js'
@@ -40,7 +41,10 @@ export class Instance {
   readonly election: ElectionDriver
   readonly dataBus: Bus
   registry: SwitchRegistry | undefined
-  flows: FlowService | undefined
+  /** The master's flow store and the slaves' mirrors (with switches only). */
+  flowService: FlowService | undefined
+  /** Where flow requests go, on any instance: the local flow service on the master, else the master over the bus. */
+  readonly flows: FlowGateway
   rest: RestServer | undefined
   private stopping: Promise<void> | undefined
 
@@ -59,7 +63,16 @@ export class Instance {
       bus: this.bus,
       logger: options.logger,
     })
+    // Requests ride the data bus too: a stream of forwarded flow-mods must not slow keep-alives.
+    this.flows = new FlowGateway({
+      bus: this.dataBus,
+      domain: options.domain,
+      logger: options.logger,
+      instId: () => this.election.instId,
+      getRole: () => roleFromElection(this.election.election),
+    })
   }
+
 
   get domain(): string { return this.options.domain }
 
@@ -70,7 +83,7 @@ export class Instance {
       // election before it could promote, and they are held as SLAVE until it decides.
       this.registry = await SwitchRegistry.listen({...this.options.openflow, logger: log})
       new RoleFence(this.election, this.registry, log).attach()
-      this.flows = new FlowService({
+      this.flowService = new FlowService({
         instId: this.options.instId,
         domain: this.options.domain,
         bus: this.dataBus,
@@ -79,12 +92,19 @@ export class Instance {
         settings: {chunkBytes: SNAPSHOT_CHUNK_BYTES, ...this.options.flows},
       })
       const liveSlaves = () => this.election.election.peers().filter((p) => p.role === 'slave').map((p) => p.instId)
-      this.election.on('role_change', (change: RoleChangeEvent) => this.flows?.setRole(change.to, change.term, liveSlaves()))
-      this.election.on('peers', () => this.flows?.setLiveSlaves(liveSlaves()))
-      await this.dataBus.start()
+      this.election.on('role_change', (change: RoleChangeEvent) => this.flowService?.setRole(change.to, change.term, liveSlaves()))
+      this.election.on('peers', () => this.flowService?.setLiveSlaves(liveSlaves()))
+      this.flows.setLocal(this.flowService)
     }
+    this.election.on('role_change', () => this.flows.checkMaster())
+    this.flows.start()
+    await this.dataBus.start()
     if (this.options.api) {
-      this.rest = await RestServer.start({...this.options.api, instance: this, logger: log})
+      const flowService = this.flowService
+      this.rest = await RestServer.start({
+        ...this.options.api, instance: this, logger: log,
+        ...(flowService ? {flowStatus: () => flowService.stats(), flowSettings: flowService} : {}),
+      })
       log.info('REST API listening', {event: 'api_listening', url: this.rest.url})
     }
     await this.election.start()
@@ -93,8 +113,9 @@ export class Instance {
   /** Graceful stop; safe to call more than once (every call waits for the same stop). */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.flows.stop()
       await this.election.stop()
-      await this.flows?.close()
+      await this.flowService?.close()
       await this.dataBus.close()
       await this.rest?.close()
       await this.registry?.close()

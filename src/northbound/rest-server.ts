@@ -83,7 +83,17 @@ export interface RestServerOptions {
   readTimeoutMs?: number
   /** Largest request body in bytes. Default 256 KiB (a forwarded flow-mod must fit a 64 KiB bus message anyway). */
   bodyLimit?: number
+  /** The flow service's settings that can change at runtime (GET/PATCH /config/flows). */
+  flowSettings?: RuntimeFlowSettings
 }
+
+/** What /config/flows reads and changes: the backup settings, without a restart. */
+export interface RuntimeFlowSettings {
+  readonly settings: {backupEnabled: boolean, backupPeriodMs: number}
+  updateSettings(partial: {backupEnabled?: boolean, backupPeriodMs?: number}): void
+}
+
+const FLOW_CONFIG_FIELDS = new Set(['backupEnabled', 'backupPeriodMs'])
 
 export type RestAppOptions = Omit<RestServerOptions, 'host' | 'port'>
 
@@ -268,6 +278,35 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
       flows: flowStatus,
     }
     return reply.type('application/json; charset=utf-8').send(toRyuJson(body))
+  })
+
+  // Backup settings of this instance, changeable without a restart (each instance has its own;
+  // they matter on the master, and on a slave from the moment it is promoted).
+  const flowSettings = options.flowSettings
+  const currentFlowConfig = () => ({backupEnabled: flowSettings!.settings.backupEnabled, backupPeriodMs: flowSettings!.settings.backupPeriodMs})
+  app.get('/config/flows', async (_request, reply) => {
+    if (!flowSettings) return reply.code(404).send({error: 'this instance has no flow service (started without switches)'})
+    return currentFlowConfig()
+  })
+  app.patch('/config/flows', async (request, reply) => {
+    if (!flowSettings) return reply.code(404).send({error: 'this instance has no flow service (started without switches)'})
+    const body = request.body
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      return reply.code(400).send({error: 'body: expected a JSON object like {"backupPeriodMs": 500}', field: 'body'})
+    }
+    for (const field of Object.keys(body)) {
+      if (!FLOW_CONFIG_FIELDS.has(field)) {
+        return reply.code(400).send({error: `${field}: not a runtime setting (use ${[...FLOW_CONFIG_FIELDS].join(' or ')})`, field})
+      }
+    }
+    try {
+      flowSettings.updateSettings(body as {backupEnabled?: boolean, backupPeriodMs?: number})
+    } catch (error) {
+      const field = (error as {setting?: string}).setting
+      return reply.code(400).send({error: (error as Error).message, ...(field ? {field} : {})})
+    }
+    options.logger.info('flow settings changed', {event: 'flow_settings_changed', ...currentFlowConfig()})
+    return currentFlowConfig()
   })
 
   return app
