@@ -3,8 +3,8 @@
  */
 import * as C from './constants.js';
 import { EncodeError } from './errors.js';
-import { Reader, Writer, pad8 } from './codec-io.js';
-import { decodeOxm, encodeOxm } from './oxm.js';
+import { Reader, Writer, badUint, pad8 } from './codec-io.js';
+import { decodeOxm, elementPath, encodeOxm } from './oxm.js';
 import type { Action, Instruction } from './types.js';
 
 const BAD_ACTION_LEN = { errorType: C.OFPET_BAD_ACTION, code: C.OFPBAC_BAD_LEN };
@@ -48,16 +48,35 @@ export const INSTRUCTION_TYPES: Readonly<Record<Instruction['type'], number>> = 
 // ---------------------------------------------------------------------------------------------
 
 export function encodeAction(w: Writer, a: Action, path: string): void {
-  if (a === null || typeof a !== 'object') throw new EncodeError(path, 'expected an action object');
-  const code = ACTION_TYPES[a.type];
-  if (code === undefined) throw new EncodeError(`${path}.type`, `unknown action type '${String(a.type)}'`);
+  encodeActionAt(w, a, path, -1);
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+function isU8(v: unknown): v is number {
+  return typeof v === 'number' && (v & 0xff) === v;
+}
+function isU16(v: unknown): v is number {
+  return typeof v === 'number' && (v & 0xffff) === v;
+}
+function isU32(v: unknown): v is number {
+  return typeof v === 'number' && v >>> 0 === v;
+}
+
+/** encodeAction for element `index` of the list at `base` (the path is built only for an error). */
+function encodeActionAt(w: Writer, a: Action, base: string, index: number): void {
+  if (a === null || typeof a !== 'object') throw new EncodeError(elementPath(base, index), 'expected an action object');
+  const code = hasOwn.call(ACTION_TYPES, a.type) ? ACTION_TYPES[a.type] : undefined;
+  if (code === undefined) throw new EncodeError(`${elementPath(base, index)}.type`, `unknown action type '${String(a.type)}'`);
   const start = w.pos;
-  w.u16(code, path, 'type');
-  w.u16(0, path, 'len');
+  w.put16(code);
+  w.put16(0);
   switch (a.type) {
     case 'OUTPUT':
-      w.u32(a.port, path, 'port');
-      w.u16(a.maxLen, path, 'maxLen');
+      if (!isU32(a.port)) badUint(a.port, 32, elementPath(base, index), 'port');
+      if (!isU16(a.maxLen)) badUint(a.maxLen, 16, elementPath(base, index), 'maxLen');
+      w.put32(a.port);
+      w.put16(a.maxLen);
       w.zeros(6);
       break;
     case 'COPY_TTL_OUT':
@@ -69,42 +88,55 @@ export function encodeAction(w: Writer, a: Action, path: string): void {
       w.zeros(4);
       break;
     case 'SET_MPLS_TTL':
-      w.u8(a.mplsTtl, path, 'mplsTtl');
+      if (!isU8(a.mplsTtl)) badUint(a.mplsTtl, 8, elementPath(base, index), 'mplsTtl');
+      w.put8(a.mplsTtl);
       w.zeros(3);
       break;
     case 'SET_NW_TTL':
-      w.u8(a.nwTtl, path, 'nwTtl');
+      if (!isU8(a.nwTtl)) badUint(a.nwTtl, 8, elementPath(base, index), 'nwTtl');
+      w.put8(a.nwTtl);
       w.zeros(3);
       break;
     case 'PUSH_VLAN':
     case 'PUSH_MPLS':
     case 'POP_MPLS':
     case 'PUSH_PBB':
-      w.u16(a.ethertype, path, 'ethertype');
+      if (!isU16(a.ethertype)) badUint(a.ethertype, 16, elementPath(base, index), 'ethertype');
+      w.put16(a.ethertype);
       w.zeros(2);
       break;
     case 'SET_QUEUE':
-      w.u32(a.queueId, path, 'queueId');
+      if (!isU32(a.queueId)) badUint(a.queueId, 32, elementPath(base, index), 'queueId');
+      w.put32(a.queueId);
       break;
     case 'GROUP':
-      w.u32(a.groupId, path, 'groupId');
+      if (!isU32(a.groupId)) badUint(a.groupId, 32, elementPath(base, index), 'groupId');
+      w.put32(a.groupId);
       break;
     case 'SET_FIELD':
-      encodeOxm(w, a.field, `${path}.field`);
+      encodeOxm(w, a.field, `${elementPath(base, index)}.field`);
       w.align8(start);
       break;
-    case 'EXPERIMENTER':
+    case 'EXPERIMENTER': {
+      const path = elementPath(base, index);
       w.u32(a.experimenter, path, 'experimenter');
       w.bytes(a.data, path, 'data');
       w.align8(start);
       break;
+    }
   }
-  w.patchU16(start + 2, w.pos - start, path, 'len');
+  const len = w.pos - start;
+  if (len > 0xffff) w.patchU16(start + 2, len, elementPath(base, index), 'len');
+  w.setU16(start + 2, len);
 }
 
 export function encodeActions(w: Writer, actions: Action[], path: string): void {
   if (!Array.isArray(actions)) throw new EncodeError(path, 'expected an array of actions');
-  actions.forEach((a, i) => encodeAction(w, a, `${path}[${i}]`));
+  for (let i = 0; i < actions.length; i++) {
+    const a = actions[i] as Action;
+    if (a === undefined && !(i in actions)) continue; // a hole, as forEach would skip it
+    encodeActionAt(w, a, path, i);
+  }
 }
 
 function fixedLen(r: Reader, len: number, want: number, name: string): void {
@@ -174,45 +206,61 @@ export function decodeActions(r: Reader): Action[] {
 // ---------------------------------------------------------------------------------------------
 
 export function encodeInstruction(w: Writer, ins: Instruction, path: string): void {
-  if (ins === null || typeof ins !== 'object') throw new EncodeError(path, 'expected an instruction object');
-  const code = INSTRUCTION_TYPES[ins.type];
-  if (code === undefined) throw new EncodeError(`${path}.type`, `unknown instruction type '${String(ins.type)}'`);
+  encodeInstructionAt(w, ins, path, -1);
+}
+
+function encodeInstructionAt(w: Writer, ins: Instruction, base: string, index: number): void {
+  if (ins === null || typeof ins !== 'object') throw new EncodeError(elementPath(base, index), 'expected an instruction object');
+  const code = hasOwn.call(INSTRUCTION_TYPES, ins.type) ? INSTRUCTION_TYPES[ins.type] : undefined;
+  if (code === undefined) throw new EncodeError(`${elementPath(base, index)}.type`, `unknown instruction type '${String(ins.type)}'`);
   const start = w.pos;
-  w.u16(code, path, 'type');
-  w.u16(0, path, 'len');
+  w.put16(code);
+  w.put16(0);
   switch (ins.type) {
     case 'GOTO_TABLE':
-      w.u8(ins.tableId, path, 'tableId');
+      if (!isU8(ins.tableId)) badUint(ins.tableId, 8, elementPath(base, index), 'tableId');
+      w.put8(ins.tableId);
       w.zeros(3);
       break;
-    case 'WRITE_METADATA':
+    case 'WRITE_METADATA': {
+      const path = elementPath(base, index);
       w.zeros(4);
       w.u64(ins.metadata, path, 'metadata');
       w.u64(ins.metadataMask, path, 'metadataMask');
       break;
+    }
     case 'WRITE_ACTIONS':
     case 'APPLY_ACTIONS':
       w.zeros(4);
-      encodeActions(w, ins.actions, `${path}.actions`);
+      encodeActions(w, ins.actions, `${elementPath(base, index)}.actions`);
       break;
     case 'CLEAR_ACTIONS':
       w.zeros(4);
       break;
     case 'METER':
-      w.u32(ins.meterId, path, 'meterId');
+      if (!isU32(ins.meterId)) badUint(ins.meterId, 32, elementPath(base, index), 'meterId');
+      w.put32(ins.meterId);
       break;
-    case 'EXPERIMENTER':
+    case 'EXPERIMENTER': {
+      const path = elementPath(base, index);
       w.u32(ins.experimenter, path, 'experimenter');
       w.bytes(ins.data, path, 'data');
       w.align8(start);
       break;
+    }
   }
-  w.patchU16(start + 2, w.pos - start, path, 'len');
+  const len = w.pos - start;
+  if (len > 0xffff) w.patchU16(start + 2, len, elementPath(base, index), 'len');
+  w.setU16(start + 2, len);
 }
 
 export function encodeInstructions(w: Writer, list: Instruction[], path: string): void {
   if (!Array.isArray(list)) throw new EncodeError(path, 'expected an array of instructions');
-  list.forEach((ins, i) => encodeInstruction(w, ins, `${path}[${i}]`));
+  for (let i = 0; i < list.length; i++) {
+    const ins = list[i] as Instruction;
+    if (ins === undefined && !(i in list)) continue; // a hole, as forEach would skip it
+    encodeInstructionAt(w, ins, path, i);
+  }
 }
 
 function instLen(r: Reader, len: number, want: number, name: string): void {

@@ -26,17 +26,30 @@ export type MatchSpec =
  * such as eth_type before ip_proto before tcp_dst, ahead of the fields that need it).
  */
 export function match(spec: MatchSpec = {}): Match {
-  const out: { code: number; field: OxmField }[] = [];
-  for (const [name, v] of Object.entries(spec)) {
+  const fields: OxmField[] = [];
+  const codes: number[] = [];
+  for (const name in spec) {
+    if (!Object.prototype.hasOwnProperty.call(spec, name)) continue; // own keys only, as Object.entries
+    const v = (spec as Record<string, unknown>)[name];
     if (v === undefined) continue;
     const s = oxmFieldSpec(name);
     if (!s) throw new EncodeError(`match.${name}`, `unknown OXM field '${name}'`);
     const field = (typeof v === 'object' && v !== null && 'value' in v
-      ? { field: name, value: v.value, mask: v.mask }
+      ? { field: name, value: (v as { value: unknown }).value, mask: (v as { mask: unknown }).mask }
       : { field: name, value: v }) as OxmField;
-    out.push({ code: s.code, field });
+    // Insertion in field-number order (a match has a handful of fields).
+    let j = fields.length;
+    fields.push(field);
+    codes.push(s.code);
+    while (j > 0 && codes[j - 1]! > s.code) {
+      fields[j] = fields[j - 1]!;
+      codes[j] = codes[j - 1]!;
+      j--;
+    }
+    fields[j] = field;
+    codes[j] = s.code;
   }
-  return out.sort((a, b) => a.code - b.code).map((x) => x.field);
+  return fields;
 }
 
 // Actions --------------------------------------------------------------------------------------

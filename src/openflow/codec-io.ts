@@ -147,70 +147,129 @@ export function pad8(n: number): number {
   return (n + 7) & ~7;
 }
 
+/** Largest value of an unsigned integer of each width (index: bits / 8). */
+const UINT_MAX = [0, 0xff, 0xffff, 0xffffff, 0xffffffff];
+const U64_MAX = 0xffffffffffffffffn;
+
+/**
+ * An append-only encoder over a growable buffer. The common path is cheap: no zero-filling
+ * (every byte up to `pos` is written explicitly), range checks are a comparison or two, and the
+ * field path of an error is only put together when a value is refused. One Writer can be reused
+ * for many messages (`reset`), which is how encodeMessage and the connection's output chunks
+ * avoid an allocation per message.
+ */
 export class Writer {
-  private buf: Buffer;
+  buf: Buffer;
   pos = 0;
 
   constructor(initialSize = 256) {
-    this.buf = Buffer.alloc(initialSize);
+    this.buf = Buffer.allocUnsafe(initialSize);
   }
 
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+  /** Back to empty (the buffer is kept). */
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const next = Buffer.alloc(size);
+    const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }
 
-  private int(v: number, bits: number, path: string, field: string): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** bits - 1) {
-      throw new EncodeError(`${path}.${field}`, `expected an unsigned ${bits}-bit integer, got ${String(v)}`);
-    }
-    return v;
-  }
-
   u8(v: number, path: string, field: string): void {
-    this.int(v, 8, path, field);
-    this.ensure(1);
+    if (typeof v !== 'number' || (v & 0xff) !== v) badUint(v, 8, path, field);
+    if (this.pos + 1 > this.buf.length) this.grow(1);
     this.buf[this.pos++] = v;
   }
 
   u16(v: number, path: string, field: string): void {
-    this.int(v, 16, path, field);
-    this.ensure(2);
-    this.buf.writeUInt16BE(v, this.pos);
-    this.pos += 2;
+    if (typeof v !== 'number' || (v & 0xffff) !== v) badUint(v, 16, path, field);
+    if (this.pos + 2 > this.buf.length) this.grow(2);
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 8;
+    b[p + 1] = v;
+    this.pos = p + 2;
   }
 
   u32(v: number, path: string, field: string): void {
-    this.int(v, 32, path, field);
-    this.ensure(4);
-    this.buf.writeUInt32BE(v, this.pos);
-    this.pos += 4;
+    if (typeof v !== 'number' || v >>> 0 !== v) badUint(v, 32, path, field);
+    this.put32(v);
   }
 
   u64(v: bigint, path: string, field: string): void {
-    if (typeof v !== 'bigint' || v < 0n || v > 0xffffffffffffffffn) {
+    if (typeof v !== 'bigint' || v < 0n || v > U64_MAX) {
       throw new EncodeError(`${path}.${field}`, `expected an unsigned 64-bit bigint, got ${String(v)}`);
     }
-    this.ensure(8);
-    this.buf.writeBigUInt64BE(v, this.pos);
-    this.pos += 8;
+    if (this.pos + 8 > this.buf.length) this.grow(8);
+    // Two 32-bit halves: cheaper than writeBigUInt64BE's own checks.
+    this.put32Unchecked(Number(v >> 32n));
+    this.put32Unchecked(Number(v & 0xffffffffn));
+  }
+
+  /** An unsigned integer of 1 to 4 bytes, already known to fit. */
+  uintN(v: number, bytes: number): void {
+    if (this.pos + bytes > this.buf.length) this.grow(bytes);
+    const b = this.buf;
+    let p = this.pos;
+    if (bytes === 4) b[p++] = v >>> 24;
+    if (bytes >= 3) b[p++] = v >>> 16;
+    if (bytes >= 2) b[p++] = v >>> 8;
+    b[p++] = v;
+    this.pos = p;
+  }
+
+  /** Unchecked writes, for values that cannot be out of range (constants, lengths, checked input). */
+  put8(v: number): void {
+    if (this.pos + 1 > this.buf.length) this.grow(1);
+    this.buf[this.pos++] = v;
+  }
+
+  put16(v: number): void {
+    if (this.pos + 2 > this.buf.length) this.grow(2);
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 8;
+    b[p + 1] = v;
+    this.pos = p + 2;
+  }
+
+  put32(v: number): void {
+    if (this.pos + 4 > this.buf.length) this.grow(4);
+    this.put32Unchecked(v);
+  }
+
+  private put32Unchecked(v: number): void {
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 24;
+    b[p + 1] = v >>> 16;
+    b[p + 2] = v >>> 8;
+    b[p + 3] = v;
+    this.pos = p + 4;
   }
 
   bytes(b: Buffer | Uint8Array, path: string, field: string): void {
     if (!(b instanceof Uint8Array)) throw new EncodeError(`${path}.${field}`, 'expected a Buffer');
-    this.ensure(b.length);
+    if (this.pos + b.length > this.buf.length) this.grow(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
 
   zeros(n: number): void {
-    this.ensure(n);
-    this.buf.fill(0, this.pos, this.pos + n);
-    this.pos += n;
+    if (this.pos + n > this.buf.length) this.grow(n);
+    const b = this.buf;
+    const end = this.pos + n;
+    for (let p = this.pos; p < end; p++) b[p] = 0;
+    this.pos = end;
   }
 
   /** Pads with zeros to a multiple of 8 counted from `start`. */
@@ -230,11 +289,30 @@ export class Writer {
   /** Writes a 16-bit length computed after the fact at `at`. */
   patchU16(at: number, v: number, path: string, field: string): void {
     if (v > 0xffff) throw new EncodeError(`${path}.${field}`, `length ${v} exceeds 65535`);
-    this.buf.writeUInt16BE(v, at);
+    this.buf[at] = v >>> 8;
+    this.buf[at + 1] = v;
   }
 
-  /** The bytes written so far (a copy-free view of a fresh buffer sized exactly). */
-  finish(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.pos));
+  /** Overwrites two bytes already written (a length known only afterwards); unchecked. */
+  setU16(at: number, v: number): void {
+    this.buf[at] = v >>> 8;
+    this.buf[at + 1] = v;
   }
+
+  /** A copy of the bytes written so far, in a buffer of exactly that size. */
+  finish(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    return out;
+  }
+}
+
+/** The refusal of a value that is not an unsigned integer of `bits` bits (the slow path). */
+export function badUint(v: unknown, bits: number, path: string, field: string): never {
+  throw new EncodeError(`${path}.${field}`, `expected an unsigned ${bits}-bit integer, got ${String(v)}`);
+}
+
+/** Whether `v` is an integer that fits in `bytes` unsigned bytes (1 to 4). */
+export function fitsUint(v: unknown, bytes: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= UINT_MAX[bytes]!;
 }

@@ -106,27 +106,55 @@ export function peekHeader(buf: Buffer): OfHeader | undefined {
 // Encoding
 // ---------------------------------------------------------------------------------------------
 
+/** Reused by encodeMessage: each message is written here, then copied out once, exactly sized. */
+const scratch = new Writer(2048);
+
 /**
  * The wire bytes of one message (header included, length computed). Throws EncodeError for a
  * value that does not fit its field or a message longer than 65535 bytes.
  */
 export function encodeMessage(msg: OfMessage): Buffer {
+  const w = scratch;
+  w.reset();
+  encodeInto(w, msg, typeof msg === 'object' && msg !== null ? msg.type : 'message');
+  const out = w.finish();
+  // Do not keep a huge buffer alive for one exceptional message.
+  if (w.buf.length > 256 * 1024) w.buf = Buffer.allocUnsafe(2048);
+  return out;
+}
+
+/**
+ * Appends one message's wire bytes to `w` and returns their length. On EncodeError nothing is
+ * left of the message: `w.pos` is back where it was. For writers of many messages into one
+ * buffer (the connection's output chunks).
+ */
+export function encodeMessageInto(w: Writer, msg: OfMessage): number {
+  const start = w.pos;
+  try {
+    encodeInto(w, msg, typeof msg === 'object' && msg !== null ? msg.type : 'message');
+  } catch (error) {
+    w.pos = start;
+    throw error;
+  }
+  return w.pos - start;
+}
+
+function encodeInto(w: Writer, msg: OfMessage, path: string): void {
   if (msg === null || typeof msg !== 'object') throw new EncodeError('message', 'expected a message object');
   const type = MESSAGE_TYPES[msg.type];
   if (type === undefined) throw new EncodeError('message.type', `unknown message type '${String(msg.type)}'`);
-  const path = msg.type;
-  const w = new Writer();
+  const start = w.pos;
   const version = (msg.type === 'HELLO' || msg.type === 'ERROR') && msg.version !== undefined ? msg.version : C.OFP_VERSION;
   w.u8(version, path, 'version');
   w.u8(type, path, 'type');
-  w.u16(0, path, 'length');
+  w.put16(0);
   w.u32(msg.xid, path, 'xid');
   encodeBody(w, msg, path);
-  if (w.pos > C.OFP_MAX_MESSAGE_SIZE) {
-    throw new EncodeError(path, `message of ${w.pos} bytes exceeds the 65535 an OpenFlow header can state`);
+  const length = w.pos - start;
+  if (length > C.OFP_MAX_MESSAGE_SIZE) {
+    throw new EncodeError(path, `message of ${length} bytes exceeds the 65535 an OpenFlow header can state`);
   }
-  w.patchU16(2, w.pos, path, 'length');
-  return w.finish();
+  w.setU16(start + 2, length);
 }
 
 function encodeAsync(w: Writer, m: AsyncConfig, path: string): void {
@@ -294,8 +322,8 @@ function encodeBody(w: Writer, m: OfMessage, path: string): void {
       w.u32(m.outGroup, path, 'outGroup');
       w.u16(m.flags, path, 'flags');
       w.zeros(2);
-      encodeMatch(w, m.match, `${path}.match`);
-      encodeInstructions(w, m.instructions, `${path}.instructions`);
+      encodeMatch(w, m.match, path === 'FLOW_MOD' ? 'FLOW_MOD.match' : `${path}.match`);
+      encodeInstructions(w, m.instructions, path === 'FLOW_MOD' ? 'FLOW_MOD.instructions' : `${path}.instructions`);
       return;
     case 'GROUP_MOD':
       w.u16(m.command, path, 'command');

@@ -4,7 +4,7 @@
  */
 import * as C from './constants.js';
 import { EncodeError } from './errors.js';
-import { Reader, Writer, pad8 } from './codec-io.js';
+import { Reader, Writer, fitsUint, pad8 } from './codec-io.js';
 import type { Match, OxmBasicFieldName, OxmField, OxmRawField, OxmValueOf } from './types.js';
 
 /** How a basic field's value is written: an integer of `bytes` bytes, or an address. */
@@ -91,8 +91,43 @@ export function formatMac(b: Buffer | Uint8Array): string {
 
 export function parseMac(s: string): Buffer | undefined {
   if (typeof s !== 'string') return undefined;
-  const m = /^([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})$/i.exec(s);
-  return m ? Buffer.from(m.slice(1).map((x) => parseInt(x, 16))) : undefined;
+  const out = Buffer.alloc(6);
+  return macInto(s, out, 0) ? out : undefined;
+}
+
+/** The value of a hex digit's char code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * Parses 'aa:bb:cc:dd:ee:ff' (1 or 2 hex digits per byte, ':' or '-' between them, any case)
+ * into out[at..at+6). On failure returns false, having written some of those bytes.
+ */
+function macInto(s: string, out: Uint8Array, at: number): boolean {
+  const n = s.length;
+  if (n < 11 || n > 17) return false;
+  let i = 0;
+  for (let g = 0; g < 6; g++) {
+    if (g > 0) {
+      const sep = s.charCodeAt(i++);
+      if (sep !== 58 && sep !== 45) return false;
+    }
+    let v = hexDigit(s.charCodeAt(i++));
+    if (v < 0) return false;
+    if (i < n) {
+      const d = hexDigit(s.charCodeAt(i));
+      if (d >= 0) {
+        v = v * 16 + d;
+        i++;
+      }
+    }
+    out[at + g] = v;
+  }
+  return i === n;
 }
 
 export function formatIpv4(b: Buffer | Uint8Array): string {
@@ -101,15 +136,38 @@ export function formatIpv4(b: Buffer | Uint8Array): string {
 
 export function parseIpv4(s: string): Buffer | undefined {
   if (typeof s !== 'string') return undefined;
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
+  const v = ipv4Number(s);
+  if (v < 0) return undefined;
   const out = Buffer.alloc(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
-    out[i] = Number(p);
-  }
+  out.writeUInt32BE(v, 0);
   return out;
+}
+
+/** A dotted quad ('10.0.0.1', 1 to 3 decimal digits per byte) as a u32, or -1 if it is not one. */
+function ipv4Number(s: string): number {
+  const n = s.length;
+  if (n < 7 || n > 15) return -1;
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part > 255 || dots === 3) return -1;
+      value = value * 256 + part;
+      dots++;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (++digits > 3) return -1;
+      part = part * 10 + (c - 48);
+    } else {
+      return -1;
+    }
+  }
+  if (digits === 0 || part > 255 || dots !== 3) return -1;
+  return value * 256 + part;
 }
 
 /** RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups as '::'. */
@@ -176,30 +234,57 @@ export function parseIpv6(s: string): Buffer | undefined {
 // Single fields
 // ---------------------------------------------------------------------------------------------
 
-function valueToBytes(spec: OxmFieldSpec, v: unknown, path: string): Buffer {
-  const bad = (what: string): never => {
-    throw new EncodeError(path, `${spec.name} needs ${what}, got ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v)}`);
-  };
-  const out = Buffer.alloc(spec.bytes);
+/** What a field of this kind needs, for the error that refuses a value. */
+function valueNeeds(spec: OxmFieldSpec): string {
   switch (spec.kind) {
-    case 'uint': {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= 2 ** (8 * spec.bytes)) {
-        bad(`an unsigned ${8 * spec.bytes}-bit integer`);
-      }
-      out.writeUIntBE(v as number, 0, spec.bytes);
-      return out;
-    }
-    case 'u64':
-      if (typeof v !== 'bigint' || v < 0n || v > 0xffffffffffffffffn) bad('an unsigned 64-bit bigint');
-      out.writeBigUInt64BE(v as bigint);
-      return out;
-    case 'mac':
-      return parseMac(v as string) ?? bad("a MAC address 'aa:bb:cc:dd:ee:ff'");
-    case 'ipv4':
-      return parseIpv4(v as string) ?? bad("an IPv4 address '10.0.0.1'");
-    case 'ipv6':
-      return parseIpv6(v as string) ?? bad("an IPv6 address 'fe80::1'");
+    case 'uint': return `an unsigned ${8 * spec.bytes}-bit integer`;
+    case 'u64': return 'an unsigned 64-bit bigint';
+    case 'mac': return "a MAC address 'aa:bb:cc:dd:ee:ff'";
+    case 'ipv4': return "an IPv4 address '10.0.0.1'";
+    case 'ipv6': return "an IPv6 address 'fe80::1'";
   }
+}
+
+function badValue(spec: OxmFieldSpec, v: unknown, path: string): never {
+  throw new EncodeError(path, `${spec.name} needs ${valueNeeds(spec)}, got ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v)}`);
+}
+
+/** Writes a field's value (or mask) straight into `w`; false, with `w.pos` unmoved, if `v` does not fit the field. */
+function writeValue(w: Writer, spec: OxmFieldSpec, v: unknown): boolean {
+  switch (spec.kind) {
+    case 'uint':
+      if (!fitsUint(v, spec.bytes)) return false;
+      w.uintN(v, spec.bytes);
+      return true;
+    case 'u64':
+      if (typeof v !== 'bigint' || v < 0n || v > 0xffffffffffffffffn) return false;
+      w.u64(v, '', '');
+      return true;
+    case 'ipv4': {
+      const n = typeof v === 'string' ? ipv4Number(v) : -1;
+      if (n < 0) return false;
+      w.put32(n);
+      return true;
+    }
+    case 'mac':
+      if (typeof v !== 'string') return false;
+      w.ensure(6);
+      if (!macInto(v, w.buf, w.pos)) return false;
+      w.pos += 6;
+      return true;
+    case 'ipv6': {
+      const b = parseIpv6(v as string);
+      if (!b) return false;
+      w.bytes(b, '', '');
+      return true;
+    }
+  }
+}
+
+function valueToBytes(spec: OxmFieldSpec, v: unknown, path: string): Buffer {
+  const w = new Writer(spec.bytes);
+  if (!writeValue(w, spec, v)) badValue(spec, v, path);
+  return w.buf;
 }
 
 function bytesToValue(spec: OxmFieldSpec, b: Buffer): number | bigint | string {
@@ -223,20 +308,29 @@ export function oxmWireLength(field: OxmField): number {
 }
 
 export function encodeOxm(w: Writer, field: OxmField, path: string): void {
-  if (field === null || typeof field !== 'object') throw new EncodeError(path, 'expected an OXM field object');
+  encodeOxmAt(w, field, path, -1);
+}
+
+/** The path of element `index` of the list at `base` (`base` itself when index is -1): built only for errors. */
+export function elementPath(base: string, index: number): string {
+  return index < 0 ? base : `${base}[${index}]`;
+}
+
+/** encodeOxm for element `index` of a list (its path is only built to report an error). */
+export function encodeOxmAt(w: Writer, field: OxmField, base: string, index: number): void {
+  if (field === null || typeof field !== 'object') throw new EncodeError(elementPath(base, index), 'expected an OXM field object');
   if (field.field === 'raw') {
-    encodeRawOxm(w, field, path);
+    encodeRawOxm(w, field, elementPath(base, index));
     return;
   }
   const spec = BY_NAME.get(field.field);
-  if (!spec) throw new EncodeError(`${path}.field`, `unknown OXM field '${String(field.field)}'`);
+  if (!spec) throw new EncodeError(`${elementPath(base, index)}.field`, `unknown OXM field '${String(field.field)}'`);
   const hasMask = field.mask !== undefined;
-  const len = spec.bytes * (hasMask ? 2 : 1);
-  w.u16(C.OFPXMC_OPENFLOW_BASIC, path, 'class');
-  w.u8((spec.code << 1) | (hasMask ? 1 : 0), path, 'field');
-  w.u8(len, path, 'length');
-  w.bytes(valueToBytes(spec, field.value, `${path}.value`), path, 'value');
-  if (hasMask) w.bytes(valueToBytes(spec, field.mask, `${path}.mask`), path, 'mask');
+  w.put16(C.OFPXMC_OPENFLOW_BASIC);
+  w.put8((spec.code << 1) | (hasMask ? 1 : 0));
+  w.put8(spec.bytes * (hasMask ? 2 : 1));
+  if (!writeValue(w, spec, field.value)) badValue(spec, field.value, `${elementPath(base, index)}.value`);
+  if (hasMask && !writeValue(w, spec, field.mask)) badValue(spec, field.mask, `${elementPath(base, index)}.mask`);
 }
 
 function encodeRawOxm(w: Writer, field: OxmRawField, path: string): void {
@@ -307,9 +401,13 @@ export function decodeOxm(r: Reader): OxmField {
 export function encodeMatch(w: Writer, match: Match, path: string): void {
   if (!Array.isArray(match)) throw new EncodeError(path, 'expected an array of OXM fields');
   const start = w.pos;
-  w.u16(C.OFPMT_OXM, path, 'type');
-  w.u16(0, path, 'length');
-  match.forEach((field, i) => encodeOxm(w, field, `${path}[${i}]`));
+  w.put16(C.OFPMT_OXM);
+  w.put16(0);
+  for (let i = 0; i < match.length; i++) {
+    const field = match[i] as OxmField;
+    if (field === undefined && !(i in match)) continue; // a hole, as forEach would skip it
+    encodeOxmAt(w, field, path, i);
+  }
   w.patchU16(start + 2, w.pos - start, path, 'length');
   w.align8(start);
 }

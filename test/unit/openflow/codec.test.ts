@@ -162,12 +162,24 @@ describe('openflow codec', function () {
       ['a cookie that is not a bigint', { ...flowMod(), cookie: 1 as unknown as bigint }, 'FLOW_MOD.cookie'],
       ['a bad MAC in a match', flowMod({ match: [{ field: 'eth_dst', value: 'zz' }] }), 'FLOW_MOD.match[0].value'],
       ['an unknown action', flowMod({ instructions: [applyActions({ type: 'NOPE' } as never)] }), 'FLOW_MOD.instructions[0].actions[0].type'],
+      ['an output port out of range', flowMod({ instructions: [applyActions(output(1), output(2 ** 32))] }), 'FLOW_MOD.instructions[0].actions[1].port'],
+      ['a bad mask', flowMod({ match: [{ field: 'in_port', value: 1 }, { field: 'ipv4_dst', value: '10.0.0.0', mask: '255.0.0' }] }), 'FLOW_MOD.match[1].mask'],
+      ['a field value of the wrong kind', flowMod({ match: [{ field: 'tcp_dst', value: 70000 }] }), 'FLOW_MOD.match[0].value'],
+      ['a bad table in goto', flowMod({ instructions: [applyActions(), { type: 'GOTO_TABLE', tableId: 256 }] }), 'FLOW_MOD.instructions[1].tableId'],
+      ['a bad set-field value', flowMod({ instructions: [applyActions({ type: 'SET_FIELD', field: { field: 'eth_dst', value: '1:2:3' } })] }), 'FLOW_MOD.instructions[0].actions[0].field.value'],
+      ['a non-number xid', { ...flowMod(), xid: 1n as unknown as number }, 'FLOW_MOD.xid'],
     ];
     for (const [what, m, field] of cases) {
       it(what, function () {
         expect(() => encodeMessage(m)).to.throw(EncodeError).with.property('field', field);
       });
     }
+
+    it('says what the value needed and what it got', function () {
+      expect(() => encodeMessage(flowMod({ match: [{ field: 'ipv4_dst', value: '10.0.0.256' }] }))).to.throw(EncodeError, `ipv4_dst needs an IPv4 address '10.0.0.1', got "10.0.0.256"`);
+      expect(() => encodeMessage(flowMod({ match: [{ field: 'metadata', value: -1n }] }))).to.throw(EncodeError, 'metadata needs an unsigned 64-bit bigint, got -1n');
+      expect(() => encodeMessage(flowMod({ priority: 1.5 }))).to.throw(EncodeError, 'expected an unsigned 16-bit integer, got 1.5');
+    });
 
     it('a message that would exceed 65535 bytes', function () {
       expect(() => encodeMessage({ type: 'ECHO_REQUEST', xid: 0, data: Buffer.alloc(70000) })).to.throw(EncodeError, /65535/);

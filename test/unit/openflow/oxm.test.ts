@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { formatIpv6, matchField, matchKey, parseIpv6 } from '../../../src/openflow/oxm.js';
+import { formatIpv6, matchField, matchKey, parseIpv4, parseIpv6, parseMac } from '../../../src/openflow/oxm.js';
 import { match } from '../../../src/openflow/codec-builders.js';
 import type { Match } from '../../../src/openflow/types.js';
 
@@ -33,6 +33,47 @@ describe('OXM helpers', function () {
       fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (b) => {
         expect(parseIpv6(formatIpv6(b))!.equals(Buffer.from(b))).to.equal(true);
       }));
+    });
+  });
+
+  describe('IPv4 and MAC text (hand-written parsers, checked against the regular expressions they replaced)', function () {
+    /** The former parsers, as the reference. */
+    function refIpv4(s: string): Buffer | undefined {
+      const parts = s.split('.');
+      if (parts.length !== 4) return undefined;
+      const out = Buffer.alloc(4);
+      for (let i = 0; i < 4; i++) {
+        if (!/^\d{1,3}$/.test(parts[i]!) || Number(parts[i]) > 255) return undefined;
+        out[i] = Number(parts[i]);
+      }
+      return out;
+    }
+    function refMac(s: string): Buffer | undefined {
+      const m = /^([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})[:-]([0-9a-f]{1,2})$/i.exec(s);
+      return m ? Buffer.from(m.slice(1).map((x) => parseInt(x, 16))) : undefined;
+    }
+    const same = (a: Buffer | undefined, b: Buffer | undefined) => (a === undefined ? b === undefined : b !== undefined && a.equals(b));
+    /** Strings close to addresses: the characters that matter, in runs that look like the real thing. */
+    const near = (alphabet: string[], maxLength: number) => fc.array(fc.constantFrom(...alphabet), { maxLength }).map((cs) => cs.join(''));
+
+    it('IPv4: the same answer as before on near-addresses', function () {
+      const parts = fc.oneof(fc.nat(300).map(String), fc.constantFrom('', '00', '007', '0255', '256', '1a', ' 1'));
+      const quads = fc.array(parts, { minLength: 1, maxLength: 6 }).map((ps) => ps.join('.'));
+      fc.assert(fc.property(fc.oneof(quads, near(['1', '2', '5', '0', '.', '9', 'x', '-'], 18)), (s) => {
+        expect(same(parseIpv4(s), refIpv4(s)), s).to.equal(true);
+      }), { numRuns: 5000 });
+      for (const s of ['10.0.0.1', '255.255.255.255', '0.0.0.0', '010.001.0.1']) expect(same(parseIpv4(s), refIpv4(s)), s).to.equal(true);
+      expect(parseIpv4('10.0.0.1')!.toString('hex')).to.equal('0a000001');
+    });
+
+    it('MAC: the same answer as before on near-addresses', function () {
+      const group = fc.oneof(fc.nat(255).map((n) => n.toString(16)), fc.constantFrom('', 'A', 'fF', 'abc', 'g', '0x'));
+      const macs = fc.tuple(fc.array(group, { minLength: 1, maxLength: 7 }), fc.array(fc.constantFrom(':', '-', '.'), { minLength: 7, maxLength: 7 }))
+        .map(([gs, seps]) => gs.map((g, i) => (i === 0 ? g : seps[i]! + g)).join(''));
+      fc.assert(fc.property(fc.oneof(macs, near(['a', 'F', '0', '9', ':', '-', 'g'], 20)), (s) => {
+        expect(same(parseMac(s), refMac(s)), s).to.equal(true);
+      }), { numRuns: 5000 });
+      expect(parseMac('AA-bb:0c:d:e:ff')!.toString('hex')).to.equal('aabb0c0d0eff');
     });
   });
 
