@@ -337,7 +337,7 @@ export class SwitchRegistry extends EventEmitter<RegistryEvents> {
     const previous = entry.role;
     if (previous === role) return;
     entry.role = role;
-    this.logger.info('switch role changed', {datapathId: formatDpid(entry.datapathId), role, previous});
+    this.logger.debug('switch role changed', {datapathId: formatDpid(entry.datapathId), role, previous});
     this.emit('role-changed', {datapathId: entry.datapathId, role, previous});
   }
 

@@ -6,6 +6,7 @@ import {LocalCluster} from '../../lab/local-cluster.js'
 import {startPrivateBroker, type PrivateBroker} from '../../lab/private-broker.js'
 import {OvsLab} from '../../lab/ovs.js'
 import {freePort} from '../../lab/free-port.js'
+import {demoFlows, describeMirrors, installFlows, switchFlowCounts} from '../../lab/lab-flows.js'
 import {envName} from '../flags.js'
 
 // Colours only on a terminal: a log captured to a file or CI stays plain text.
@@ -62,7 +63,10 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     }
 
     try {
-      if (process.stdin.isTTY && !flags.scripted) await this.interactive(flags.instances)
+      if (process.stdin.isTTY && !flags.scripted) {
+        if (flags.bridges > 0) void this.installWhenReady(flags.bridges)
+        await this.interactive(flags.instances)
+      }
       else await this.scripted(flags.bridges)
     } finally {
       await this.teardown()
@@ -105,7 +109,8 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
 
   private help(count: number): void {
     this.say(`keys: 1-${count} kill (SIGKILL) or restart that instance · m kill the master · ` +
-      `p pause/resume the master (SIGSTOP/SIGCONT) · g stop the master gracefully (SIGTERM) · s status · q quit`)
+      `p pause/resume the master (SIGSTOP/SIGCONT) · g stop the master gracefully (SIGTERM) · s status · ` +
+      `f flows (switches and every mirror) · q quit`)
   }
 
   private interactive(count: number): Promise<void> {
@@ -148,6 +153,8 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
             master.signal('SIGSTOP')
             paused = master
           }
+        } else if (key === 'f') {
+          void this.showFlows()
         } else if (key === 's') {
           const roles = cluster.running().map((m) => `${m.id}:${m.role}${m.term === undefined ? '' : `@${m.term}`}`).join('  ')
           this.say(`running: ${roles || 'none'}`)
@@ -178,6 +185,7 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     if (bridges > 0) {
       await this.waitForSwitchRoles(bridges, 15_000)
       this.say(`every instance is connected to the ${bridges} bridge(s): the master as MASTER, the others as SLAVE`)
+      await this.demoInstallFlows(first.id, bridges)
     }
     this.say(`instance ${first.id} is master (term ${first.term}); in 1 s it is killed with SIGKILL`)
     await new Promise((resolve) => setTimeout(resolve, 1000))
@@ -188,11 +196,52 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     this.say(`instance ${next.id} took over (term ${promotion.term}, reason ${promotion.reason}) ` +
       `${Math.round(promotion.ts - killedAt)} ms after the kill`)
     await this.showSwitchRoles(next)
+    if (bridges > 0) {
+      this.say(`flows on the switches after the takeover: ${await switchFlowCounts(this.ovs!, bridges)} (every acknowledged flow is still there)`)
+      for (const line of await describeMirrors(this.apis())) this.say(`  ${line}`)
+    }
     this.say(`restarting instance ${first.id}: it joins as slave, the master stays`)
     const back = this.startInstance(first.id)
     await back.waitForRole('slave', 30_000)
     await new Promise((resolve) => setTimeout(resolve, 500))
     this.say('scenario done; tearing down')
+  }
+
+  /** Interactive lab: the demo flows go in once the cluster has settled. */
+  private async installWhenReady(bridges: number): Promise<void> {
+    try {
+      const master = await this.cluster!.waitForSingleMaster(30_000)
+      await this.waitForSwitchRoles(bridges, 15_000)
+      await this.demoInstallFlows(master.id, bridges)
+    } catch (error) {
+      this.say(`demo flows not installed: ${(error as Error).message.split('\n')[0]}`)
+    }
+  }
+
+  private async showFlows(): Promise<void> {
+    if (!this.ovs) return this.say('no switches in this lab')
+    const bridges = (await this.ovs.vsctl('list-br')).trim().split('\n').filter(Boolean).length
+    this.say(`flows on the switches: ${await switchFlowCounts(this.ovs, bridges)}`)
+    for (const line of await describeMirrors(this.apis())) this.say(`  ${line}`)
+  }
+
+  private apis(): Map<number, string> {
+    const apis = new Map<number, string>()
+    for (const member of this.cluster!.running()) apis.set(member.id, `http://127.0.0.1:${this.ports.get(member.id)!.apiPort}`)
+    return apis
+  }
+
+  /** Installs a few flows through a slave (forwarded to the master) and shows every mirror has them. */
+  private async demoInstallFlows(masterId: number, bridges: number): Promise<void> {
+    const slave = this.cluster!.running().find((m) => m.id !== masterId)
+    if (!slave) return
+    const flows = demoFlows(bridges)
+    const api = this.apis().get(slave.id)!
+    this.say(`installing ${flows.length} flows through instance ${slave.id}'s REST API (a slave: it forwards them to the master): POST ${api}/stats/flowentry/add`)
+    const installed = await installFlows(api, flows)
+    this.say(`${installed.acknowledged} acknowledged by master ${installed.masterId ?? '?'}` +
+      `${installed.failed.length ? `, ${installed.failed.length} failed: ${installed.failed[0]}` : ''}; on the switches: ${await switchFlowCounts(this.ovs!, bridges)}`)
+    for (const line of await describeMirrors(this.apis())) this.say(`  ${line}`)
   }
 
   /** What the master's REST API says about its switches, a moment after it took over. */

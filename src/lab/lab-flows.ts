@@ -1,0 +1,61 @@
+// The lab's flow demonstration: a few flows installed through a slave's REST API (so they are
+// forwarded to the master), then each instance's mirror version, and what the switches hold.
+import type {OvsLab} from './ovs.js'
+
+/** Three flows per bridge, in Ryu ofctl_rest's JSON, the way a script written for Ryu would send them. */
+export function demoFlows(bridges: number): Array<Record<string, unknown>> {
+  const flows: Array<Record<string, unknown>> = []
+  for (let dpid = 1; dpid <= bridges; dpid++) {
+    for (let n = 1; n <= 3; n++) {
+      flows.push({dpid, priority: 100 + n, match: {in_port: n, eth_type: 0x0800, ipv4_dst: `10.0.${dpid}.${n}`}, actions: [{type: 'OUTPUT', port: n + 1}]})
+    }
+  }
+  return flows
+}
+
+export interface InstalledFlows {
+  acknowledged: number
+  failed: string[]
+  masterId: string | undefined
+}
+
+export async function installFlows(apiUrl: string, flows: Array<Record<string, unknown>>): Promise<InstalledFlows> {
+  const result: InstalledFlows = {acknowledged: 0, failed: [], masterId: undefined}
+  for (const flow of flows) {
+    const response = await fetch(`${apiUrl}/stats/flowentry/add`, {method: 'POST', body: JSON.stringify(flow)})
+    if (response.ok) {
+      result.acknowledged++
+      result.masterId = response.headers.get('x-flowkeeper-master') ?? result.masterId
+    } else {
+      result.failed.push(`${response.status} ${await response.text()}`)
+    }
+  }
+  return result
+}
+
+interface ClusterView {
+  role: string
+  flows?: {devices?: Array<{dpid: string, version: number, flows: number}>} | null
+}
+
+/** "inst 2 (slave): 0000000000000001 v3/3 flows, ..." for each instance's API. */
+export async function describeMirrors(apis: Map<number, string>): Promise<string[]> {
+  const lines: string[] = []
+  for (const [id, api] of apis) {
+    try {
+      const view = (await (await fetch(`${api}/cluster`)).json()) as ClusterView
+      const devices = (view.flows?.devices ?? []).map((d) => `${d.dpid.replace(/^0+/, '')}: v${d.version}, ${d.flows} flows`).join('; ')
+      lines.push(`instance ${id} (${view.role}): ${devices || 'no tables yet'}`)
+    } catch {
+      lines.push(`instance ${id}: not answering`)
+    }
+  }
+  return lines
+}
+
+/** How many flows each bridge holds, as Open vSwitch itself reports (ovs-ofctl dump-flows). */
+export async function switchFlowCounts(ovs: OvsLab, bridges: number): Promise<string> {
+  const counts: string[] = []
+  for (let n = 1; n <= bridges; n++) counts.push(`br${n}: ${(await ovs.dumpFlows(`br${n}`)).length}`)
+  return counts.join(', ')
+}
