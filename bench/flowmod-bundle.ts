@@ -60,6 +60,8 @@ export function bundleAdd(bundleId: number, flags: number, inner: Buffer): Outgo
 
 /** The bundle control carried by a message, or undefined when it is something else. */
 export function parseBundleControl(message: OfMessage): BundleControl | undefined {
+  // The codec decodes ONF bundle controls itself now.
+  if (message.type === 'BUNDLE_CONTROL') return {bundleId: message.bundleId, type: message.controlType, flags: message.flags}
   if (message.type !== 'EXPERIMENTER' || message.experimenter !== ONF_EXPERIMENTER_ID || message.expType !== ONFT_BUNDLE_CONTROL) return undefined
   if (message.data.length < 8) return undefined
   return {bundleId: message.data.readUInt32BE(0), type: message.data.readUInt16BE(4), flags: message.data.readUInt16BE(6)}

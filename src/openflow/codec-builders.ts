@@ -35,7 +35,7 @@ export function match(spec: MatchSpec = {}): Match {
     const s = oxmFieldSpec(name);
     if (!s) throw new EncodeError(`match.${name}`, `unknown OXM field '${name}'`);
     const field = (typeof v === 'object' && v !== null && 'value' in v
-      ? { field: name, value: (v as { value: unknown }).value, mask: (v as { mask: unknown }).mask }
+      ? { field: name, value: (v as { value: unknown }).value, mask: (v as unknown as { mask: unknown }).mask }
       : { field: name, value: v }) as OxmField;
     // Insertion in field-number order (a match has a handful of fields).
     let j = fields.length;

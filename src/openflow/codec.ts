@@ -40,7 +40,7 @@ import {
 } from './codec-multipart.js';
 import { formatMac } from './oxm.js';
 import type {
-  AsyncConfig, HelloElement, OfMessage, OfMessageType, PacketQueue, QueueProperty,
+  AsyncConfig, BundledMessage, HelloElement, OfMessage, OfMessageType, PacketQueue, QueueProperty,
 } from './types.js';
 
 export * from './types.js';
@@ -83,11 +83,16 @@ export const MESSAGE_TYPES: Readonly<Record<OfMessageType, number>> = {
   SET_ASYNC: C.OFPT_SET_ASYNC,
   METER_MOD: C.OFPT_METER_MOD,
   ROLE_STATUS: C.OFPT_EXPERIMENTER,
+  BUNDLE_CONTROL: C.OFPT_EXPERIMENTER,
+  BUNDLE_ADD_MESSAGE: C.OFPT_EXPERIMENTER,
 };
+
+/** The message types that travel as OFPT_EXPERIMENTER (ONF extensions the codec decodes). */
+const EXPERIMENTER_TYPES = new Set<OfMessageType>(['ROLE_STATUS', 'BUNDLE_CONTROL', 'BUNDLE_ADD_MESSAGE']);
 
 const TYPE_NAMES = new Map<number, OfMessageType>(
   (Object.entries(MESSAGE_TYPES) as [OfMessageType, number][])
-    .filter(([name]) => name !== 'ROLE_STATUS')
+    .filter(([name]) => !EXPERIMENTER_TYPES.has(name))
     .map(([name, code]) => [code, name]),
 );
 
@@ -116,7 +121,7 @@ const scratch = new Writer(2048);
 export function encodeMessage(msg: OfMessage): Buffer {
   const w = scratch;
   w.reset();
-  encodeInto(w, msg, typeof msg === 'object' && msg !== null ? msg.type : 'message');
+  encodeInto(w, msg, typeof msg === 'object' && msg !== null ? msg.type : 'message', msg?.xid);
   const out = w.finish();
   // Do not keep a huge buffer alive for one exceptional message.
   if (w.buf.length > 256 * 1024) w.buf = Buffer.allocUnsafe(2048);
@@ -126,12 +131,13 @@ export function encodeMessage(msg: OfMessage): Buffer {
 /**
  * Appends one message's wire bytes to `w` and returns their length. On EncodeError nothing is
  * left of the message: `w.pos` is back where it was. For writers of many messages into one
- * buffer (the connection's output chunks).
+ * buffer (the connection's output chunks). `xid`, when given, is written instead of `msg.xid`
+ * (which may then be absent).
  */
-export function encodeMessageInto(w: Writer, msg: OfMessage): number {
+export function encodeMessageInto(w: Writer, msg: OfMessage | BundledMessage, xid?: number): number {
   const start = w.pos;
   try {
-    encodeInto(w, msg, typeof msg === 'object' && msg !== null ? msg.type : 'message');
+    encodeInto(w, msg as OfMessage, typeof msg === 'object' && msg !== null ? msg.type : 'message', xid ?? msg?.xid);
   } catch (error) {
     w.pos = start;
     throw error;
@@ -139,7 +145,7 @@ export function encodeMessageInto(w: Writer, msg: OfMessage): number {
   return w.pos - start;
 }
 
-function encodeInto(w: Writer, msg: OfMessage, path: string): void {
+function encodeInto(w: Writer, msg: OfMessage, path: string, xid: number | undefined): void {
   if (msg === null || typeof msg !== 'object') throw new EncodeError('message', 'expected a message object');
   const type = MESSAGE_TYPES[msg.type];
   if (type === undefined) throw new EncodeError('message.type', `unknown message type '${String(msg.type)}'`);
@@ -148,8 +154,8 @@ function encodeInto(w: Writer, msg: OfMessage, path: string): void {
   w.u8(version, path, 'version');
   w.u8(type, path, 'type');
   w.put16(0);
-  w.u32(msg.xid, path, 'xid');
-  encodeBody(w, msg, path);
+  w.u32(xid as number, path, 'xid');
+  encodeBody(w, msg, path, xid as number);
   const length = w.pos - start;
   if (length > C.OFP_MAX_MESSAGE_SIZE) {
     throw new EncodeError(path, `message of ${length} bytes exceeds the 65535 an OpenFlow header can state`);
@@ -221,7 +227,7 @@ function encodeQueues(w: Writer, queues: PacketQueue[], path: string): void {
   });
 }
 
-function encodeBody(w: Writer, m: OfMessage, path: string): void {
+function encodeBody(w: Writer, m: OfMessage, path: string, xid: number): void {
   switch (m.type) {
     case 'HELLO':
       encodeHelloElements(w, m.elements, path);
@@ -384,6 +390,36 @@ function encodeBody(w: Writer, m: OfMessage, path: string): void {
     case 'SET_ASYNC':
       encodeAsync(w, m, path);
       return;
+    case 'BUNDLE_CONTROL':
+      w.put32(C.ONF_EXPERIMENTER_ID);
+      w.put32(C.ONFT_BUNDLE_CONTROL);
+      w.u32(m.bundleId, path, 'bundleId');
+      w.u16(m.controlType, path, 'controlType');
+      w.u16(m.flags, path, 'flags');
+      if (m.properties !== undefined) w.bytes(m.properties, path, 'properties');
+      return;
+    case 'BUNDLE_ADD_MESSAGE': {
+      w.put32(C.ONF_EXPERIMENTER_ID);
+      w.put32(C.ONFT_BUNDLE_ADD_MESSAGE);
+      w.u32(m.bundleId, path, 'bundleId');
+      w.zeros(2);
+      w.u16(m.flags, path, 'flags');
+      const inner = m.message;
+      if (inner === null || typeof inner !== 'object') throw new EncodeError(`${path}.message`, 'expected a message object');
+      if (inner.xid !== undefined && inner.xid !== 0 && inner.xid !== xid) {
+        throw new EncodeError(`${path}.message.xid`, `${String(inner.xid)} is not the bundle add's own xid ${xid}: Open vSwitch refuses that (OFPBFC_MSG_BAD_XID); leave it out`);
+      }
+      if (EXPERIMENTER_TYPES.has(inner.type) && inner.type !== 'ROLE_STATUS') {
+        throw new EncodeError(`${path}.message.type`, `a ${inner.type} cannot go into a bundle`);
+      }
+      const innerStart = w.pos;
+      encodeInto(w, inner as OfMessage, `${path}.message`, xid);
+      if (m.properties !== undefined && m.properties.length > 0) {
+        w.align8(innerStart);
+        w.bytes(m.properties, path, 'properties');
+      }
+      return;
+    }
   }
 }
 
@@ -520,6 +556,44 @@ function decodeAsync(r: Reader): AsyncConfig {
   };
 }
 
+/** ofp14_bundle_add_msg after the experimenter header: the added message is decoded too. */
+function decodeBundleAdd(r: Reader, xid: number): OfMessage {
+  r.need(8, 'ONF bundle add');
+  const bundleId = r.u32();
+  r.pad(2);
+  const flags = r.u16();
+  const innerStart = r.pos;
+  r.need(C.OFP_HEADER_SIZE, 'the added message header');
+  const innerLength = buf16(r, innerStart + 2);
+  const badLen = { errorType: C.OFPET_EXPERIMENTER, code: C.OFPBFC_MSG_BAD_LEN };
+  if (innerLength < C.OFP_HEADER_SIZE) {
+    r.fail('BAD_LENGTH', `added message length ${innerLength} < 8`, { offset: innerStart + 2, ofpError: badLen });
+  }
+  const inner = r.sub(innerLength, 'message', `added message of ${innerLength} bytes`, badLen);
+  let message: OfMessage;
+  try {
+    message = decodeMessage(r.ctx.message.subarray(inner.pos, inner.end));
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err;
+    throw new DecodeError(`the added message does not decode: ${err.message}`, {
+      reason: err.reason, offset: innerStart + err.offset, where: `BUNDLE_ADD_MESSAGE.message.${err.where}`,
+      messageType: 'BUNDLE_ADD_MESSAGE', header: r.ctx.header, ofpError: err.ofpError,
+    }, r.ctx.message);
+  }
+  if (message.type === 'BUNDLE_CONTROL' || message.type === 'BUNDLE_ADD_MESSAGE') {
+    r.fail('BAD_VALUE', `a ${message.type} cannot be added to a bundle`, {
+      offset: innerStart, ofpError: { errorType: C.OFPET_EXPERIMENTER, code: C.OFPBFC_MSG_UNSUP },
+    });
+  }
+  const m: OfMessage = { type: 'BUNDLE_ADD_MESSAGE', xid, bundleId, flags, message };
+  if (r.remaining > 0) {
+    // Properties follow the message padded to 8 bytes; bytes that are only padding are not kept.
+    r.pad(Math.min(pad8(innerLength) - innerLength, r.remaining), 'padding after the added message');
+    if (r.remaining > 0) m.properties = r.rest();
+  }
+  return m;
+}
+
 function decodeBody(r: Reader, name: OfMessageType, h: OfHeader): OfMessage {
   const xid = h.xid;
   switch (name) {
@@ -549,6 +623,15 @@ function decodeBody(r: Reader, name: OfMessageType, h: OfHeader): OfMessage {
         const reason = r.u8();
         r.pad(3);
         return { type: 'ROLE_STATUS', xid, role, reason, generationId: r.u64() };
+      }
+      if (experimenter === C.ONF_EXPERIMENTER_ID && expType === C.ONFT_BUNDLE_CONTROL) {
+        r.need(8, 'ONF bundle control');
+        const m: OfMessage = { type: 'BUNDLE_CONTROL', xid, bundleId: r.u32(), controlType: r.u16(), flags: r.u16() };
+        if (r.remaining > 0) m.properties = r.rest();
+        return m;
+      }
+      if (experimenter === C.ONF_EXPERIMENTER_ID && expType === C.ONFT_BUNDLE_ADD_MESSAGE) {
+        return decodeBundleAdd(r, xid);
       }
       return { type: 'EXPERIMENTER', xid, experimenter, expType, data: r.rest() };
     }
@@ -699,7 +782,9 @@ function decodeBody(r: Reader, name: OfMessageType, h: OfHeader): OfMessage {
     case 'SET_ASYNC':
       return { type: name, xid, ...decodeAsync(r) };
     case 'ROLE_STATUS':
-      // Never a header type: ROLE_STATUS arrives as EXPERIMENTER (handled above).
-      return r.fail('UNKNOWN_TYPE', 'ROLE_STATUS is not a header type');
+    case 'BUNDLE_CONTROL':
+    case 'BUNDLE_ADD_MESSAGE':
+      // Never a header type: these arrive as EXPERIMENTER (handled above).
+      return r.fail('UNKNOWN_TYPE', `${name} is not a header type`);
   }
 }

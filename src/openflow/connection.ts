@@ -58,7 +58,7 @@ export class OpenFlowError extends Error {
     super(`switch ${formatDpid(datapathId)} refused xid ${error.xid}: ${describeError(error)}`);
     this.errorType = error.errorType;
     this.code = error.code;
-    this.codeName = errorName(error.errorType, error.code);
+    this.codeName = errorName(error.errorType, error.code, error.experimenter);
     this.xid = error.xid;
     this.data = error.data;
     this.datapathId = datapathId;

@@ -285,12 +285,45 @@ export const ERROR_TYPES: ReadonlyMap<number, ErrorTypeRow> = new Map<number, Er
 ]);
 
 /**
- * 'OFPET_BAD_REQUEST/OFPBRC_IS_SLAVE'. Unknown values stay readable: 'OFPET_BAD_REQUEST/99',
- * '77/3'; an experimenter error is 'OFPET_EXPERIMENTER/<exp_type>'.
+ * Experimenter errors this codec can name, by experimenter id then exp_type: the ONF bundle
+ * failures (EXT-230), which OpenFlow 1.3 carries as OFPET_EXPERIMENTER errors.
  */
-export function errorName(errorType: number, code: number): string {
+export const EXPERIMENTER_ERRORS: ReadonlyMap<number, { text: string; codes: ReadonlyMap<number, readonly [string, string]> }> = new Map([
+  [C.ONF_EXPERIMENTER_ID, {
+    text: 'the bundle operation failed',
+    codes: new Map<number, readonly [string, string]>([
+      [C.OFPBFC_UNKNOWN, ['OFPBFC_UNKNOWN', 'unspecified error']],
+      [C.OFPBFC_EPERM, ['OFPBFC_EPERM', EPERM]],
+      [C.OFPBFC_BAD_ID, ['OFPBFC_BAD_ID', 'no bundle with that id']],
+      [C.OFPBFC_BUNDLE_EXIST, ['OFPBFC_BUNDLE_EXIST', 'a bundle with that id is already open']],
+      [C.OFPBFC_BUNDLE_CLOSED, ['OFPBFC_BUNDLE_CLOSED', 'the bundle is closed']],
+      [C.OFPBFC_OUT_OF_BUNDLES, ['OFPBFC_OUT_OF_BUNDLES', 'too many bundles open']],
+      [C.OFPBFC_BAD_TYPE, ['OFPBFC_BAD_TYPE', 'unsupported or unknown bundle control type']],
+      [C.OFPBFC_BAD_FLAGS, ['OFPBFC_BAD_FLAGS', 'unsupported, unknown or inconsistent bundle flags']],
+      [C.OFPBFC_MSG_BAD_LEN, ['OFPBFC_MSG_BAD_LEN', 'the added message has a bad length']],
+      [C.OFPBFC_MSG_BAD_XID, ['OFPBFC_MSG_BAD_XID', 'the added message\'s xid is not the bundle add\'s']],
+      [C.OFPBFC_MSG_UNSUP, ['OFPBFC_MSG_UNSUP', 'this kind of message cannot go into a bundle']],
+      [C.OFPBFC_MSG_CONFLICT, ['OFPBFC_MSG_CONFLICT', 'the message conflicts with another in the bundle']],
+      [C.OFPBFC_MSG_TOO_MANY, ['OFPBFC_MSG_TOO_MANY', 'too many messages in the bundle']],
+      [C.OFPBFC_MSG_FAILED, ['OFPBFC_MSG_FAILED', 'a message of the bundle failed']],
+      [C.OFPBFC_TIMEOUT, ['OFPBFC_TIMEOUT', 'the bundle timed out']],
+      [C.OFPBFC_BUNDLE_IN_PROGRESS, ['OFPBFC_BUNDLE_IN_PROGRESS', 'the bundle is being committed']],
+    ]),
+  }],
+]);
+
+/**
+ * 'OFPET_BAD_REQUEST/OFPBRC_IS_SLAVE'. Unknown values stay readable: 'OFPET_BAD_REQUEST/99',
+ * '77/3'; an experimenter error is 'OFPET_EXPERIMENTER/<exp_type>', or with the experimenter id
+ * of a known one its name ('OFPET_EXPERIMENTER/OFPBFC_MSG_FAILED').
+ */
+export function errorName(errorType: number, code: number, experimenter?: number): string {
   const t = ERROR_TYPES.get(errorType);
   if (!t) return `${errorType}/${code}`;
+  if (errorType === C.OFPET_EXPERIMENTER && experimenter !== undefined) {
+    const known = EXPERIMENTER_ERRORS.get(experimenter)?.codes.get(code);
+    if (known) return `${t.name}/${known[0]}`;
+  }
   const c = t.codes.find((row) => row[0] === code);
   return `${t.name}/${c ? c[1] : String(code)}`;
 }
@@ -306,9 +339,12 @@ export function describeError(
 ): string {
   const e = typeof err === 'number' ? { errorType: err, code: code ?? 0 } : err;
   const t = ERROR_TYPES.get(e.errorType);
-  const name = errorName(e.errorType, e.code);
+  const name = errorName(e.errorType, e.code, e.experimenter);
   if (!t) return `unknown error type ${e.errorType}, code ${e.code} (${name})`;
   if (e.errorType === C.OFPET_EXPERIMENTER) {
+    const family = e.experimenter === undefined ? undefined : EXPERIMENTER_ERRORS.get(e.experimenter);
+    const known = family?.codes.get(e.code);
+    if (family && known) return `${family.text}: ${known[1]} (${name})`;
     const exp = e.experimenter === undefined ? 'unknown' : `0x${e.experimenter.toString(16).padStart(8, '0')}`;
     return `experimenter error: experimenter ${exp}, exp_type ${e.code} (${name})`;
   }

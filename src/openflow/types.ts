@@ -394,6 +394,39 @@ export interface RoleStatusMessage extends Header<'ROLE_STATUS'> {
   generationId: bigint;
 }
 
+/**
+ * An ONF bundle control (EXT-230, OpenFlow 1.4's OFPT_BUNDLE_CONTROL carried in OpenFlow 1.3 as
+ * OFPT_EXPERIMENTER, experimenter 0x4F4E4600, exp_type 2300): open, close, commit or discard a
+ * bundle, and the switch's reply to each (with the request's xid).
+ */
+export interface BundleControlMessage extends Header<'BUNDLE_CONTROL'> {
+  bundleId: number;
+  /** OFPBCT_*: OPEN_REQUEST 0, OPEN_REPLY 1, CLOSE_* 2/3, COMMIT_* 4/5, DISCARD_* 6/7. */
+  controlType: number;
+  /** OFPBF_ATOMIC | OFPBF_ORDERED. */
+  flags: number;
+  /** Properties (ofp14_bundle_prop_*), kept as bytes; absent when there are none. */
+  properties?: Buffer;
+}
+
+/** A message as it is added to a bundle: its xid, when given (and not 0, the builders' "unset"), must be the BUNDLE_ADD_MESSAGE's. */
+export type BundledMessage = OfMessage extends infer M ? (M extends OfMessage ? Omit<M, 'xid'> & { xid?: number } : never) : never;
+
+/**
+ * ONF bundle add (EXT-230, exp_type 2301): one message added to an open bundle. On the wire the
+ * added message carries the xid of the BUNDLE_ADD_MESSAGE around it (Open vSwitch refuses
+ * anything else with OFPBFC_MSG_BAD_XID): leave `message.xid` out (or 0, as the builders make it)
+ * and the encoder puts it there; a different one is an EncodeError. Decoded, `message.xid` is what the bytes said.
+ */
+export interface BundleAddMessage extends Header<'BUNDLE_ADD_MESSAGE'> {
+  bundleId: number;
+  /** The bundle's flags, as given when it was opened. */
+  flags: number;
+  message: BundledMessage;
+  /** Properties (after the message, which is then padded to 8 bytes), kept as bytes; absent when there are none. */
+  properties?: Buffer;
+}
+
 export type OfMessage =
   | HelloMessage
   | ErrorMessage
@@ -425,7 +458,9 @@ export type OfMessage =
   | GetAsyncReplyMessage
   | SetAsyncMessage
   | MeterModMessage
-  | RoleStatusMessage;
+  | RoleStatusMessage
+  | BundleControlMessage
+  | BundleAddMessage;
 
 export type OfMessageType = OfMessage['type'];
 /** The message of a given type: `OfMessageOf<'FLOW_MOD'>` is FlowModMessage. */

@@ -256,8 +256,9 @@ const otherVersion = fc.option(u8.filter((v) => v !== C.OFP_VERSION), { nil: und
 const dropUndefined = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
-/** One arbitrary per message type, by type name. */
-export const messageByType: { [K in OfMessage['type']]: fc.Arbitrary<Extract<OfMessage, { type: K }>> } = {
+type Bundles = 'BUNDLE_CONTROL' | 'BUNDLE_ADD_MESSAGE';
+/** One arbitrary per message type that can go into a bundle. */
+const plainMessageByType: { [K in Exclude<OfMessage['type'], Bundles>]: fc.Arbitrary<Extract<OfMessage, { type: K }>> } = {
   HELLO: fc.record({ type: fc.constant('HELLO' as const), xid, version: otherVersion, elements: fc.array(helloElement, { maxLength: 3 }) }).map(dropUndefined),
   ERROR: fc.oneof(
     fc.record({ type: fc.constant('ERROR' as const), xid, version: otherVersion, errorType: u16.filter((t) => t !== C.OFPET_EXPERIMENTER), code: u16, data: bytes(40) }),
@@ -266,7 +267,7 @@ export const messageByType: { [K in OfMessage['type']]: fc.Arbitrary<Extract<OfM
   ECHO_REQUEST: fc.record({ type: fc.constant('ECHO_REQUEST' as const), xid, data: bytes(40) }),
   ECHO_REPLY: fc.record({ type: fc.constant('ECHO_REPLY' as const), xid, data: bytes(40) }),
   EXPERIMENTER: fc.record({ type: fc.constant('EXPERIMENTER' as const), xid, experimenter: u32, expType: u32, data: bytes(40) })
-    .filter((m) => !(m.experimenter === C.ONF_EXPERIMENTER_ID && m.expType === C.ONFT_ROLE_STATUS)),
+    .filter((m) => !(m.experimenter === C.ONF_EXPERIMENTER_ID && [C.ONFT_ROLE_STATUS, C.ONFT_BUNDLE_CONTROL, C.ONFT_BUNDLE_ADD_MESSAGE].includes(m.expType))),
   FEATURES_REQUEST: fc.record({ type: fc.constant('FEATURES_REQUEST' as const), xid }),
   FEATURES_REPLY: fc.record({ type: fc.constant('FEATURES_REPLY' as const), xid, datapathId: u64, nBuffers: u32, nTables: u8, auxiliaryId: u8, capabilities: u32 }),
   GET_CONFIG_REQUEST: fc.record({ type: fc.constant('GET_CONFIG_REQUEST' as const), xid }),
@@ -302,6 +303,22 @@ export const messageByType: { [K in OfMessage['type']]: fc.Arbitrary<Extract<OfM
   SET_ASYNC: fc.record({ type: fc.constant('SET_ASYNC' as const), xid, ...asyncConfig }),
   METER_MOD: fc.record({ type: fc.constant('METER_MOD' as const), xid, command: u16, flags: u16, meterId: u32, bands: fc.array(band, { maxLength: 3 }) }),
   ROLE_STATUS: fc.record({ type: fc.constant('ROLE_STATUS' as const), xid, role: u32, reason: u8, generationId: u64 }),
+};
+
+/** Bundle properties are kept as bytes; none is written as no field at all. */
+const bundleProperties = fc.option(bytes(24, 1), { nil: undefined, freq: 3 });
+
+/** One arbitrary per message type, by type name. */
+export const messageByType: { [K in OfMessage['type']]: fc.Arbitrary<Extract<OfMessage, { type: K }>> } = {
+  ...plainMessageByType,
+  BUNDLE_CONTROL: fc.record({
+    type: fc.constant('BUNDLE_CONTROL' as const), xid, bundleId: u32, controlType: u16, flags: u16, properties: bundleProperties,
+  }).map(dropUndefined),
+  // The added message carries the outer xid, as it must on the wire.
+  BUNDLE_ADD_MESSAGE: fc.record({
+    type: fc.constant('BUNDLE_ADD_MESSAGE' as const), xid, bundleId: u32, flags: u16,
+    message: fc.oneof(...Object.values(plainMessageByType) as fc.Arbitrary<OfMessage>[]), properties: bundleProperties,
+  }).map((m) => dropUndefined({ ...m, message: { ...m.message, xid: m.xid } })),
 };
 
 /** Any message. */

@@ -127,11 +127,9 @@ describe('bench/flowmod helpers', function () {
       const inner = encodeMessage({type: 'BARRIER_REQUEST', xid: 0x22});
       const bytes = encodeMessage({...bundleAdd(7, BUNDLE_ORDERED, inner), xid: 0x22} as OfMessage);
       expect(bytes.length).to.equal(16 + 8 + 8);
-      const decoded = decodeMessage(bytes);
-      expect(decoded).to.include({type: 'EXPERIMENTER', xid: 0x22, experimenter: ONF_EXPERIMENTER_ID, expType: ONFT_BUNDLE_ADD_MESSAGE});
-      if (decoded.type !== 'EXPERIMENTER') throw new Error('not an experimenter message');
-      expect(decoded.data.subarray(0, 8).toString('hex')).to.equal('00000007' + '0000' + '0002');
-      expect(decoded.data.subarray(8).equals(inner)).to.equal(true);
+      expect(bytes.subarray(0, 24).toString('hex')).to.equal('04040020' + '00000022' + ONF_EXPERIMENTER_ID.toString(16) + ONFT_BUNDLE_ADD_MESSAGE.toString(16).padStart(8, '0') + '00000007' + '0000' + '0002');
+      expect(bytes.subarray(24).equals(inner)).to.equal(true);
+      expect(decodeMessage(bytes)).to.deep.equal({type: 'BUNDLE_ADD_MESSAGE', xid: 0x22, bundleId: 7, flags: BUNDLE_ORDERED, message: {type: 'BARRIER_REQUEST', xid: 0x22}});
     });
 
     it('parses bundle control replies and nothing else', function () {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as C from '../../../src/openflow/constants.js';
-import { ERROR_TYPES, describeError, errorName } from '../../../src/openflow/errors.js';
+import { ERROR_TYPES, EXPERIMENTER_ERRORS, describeError, errorName } from '../../../src/openflow/errors.js';
 
 describe('OpenFlow error names', function () {
   it('names the switch refusing a slave and a stale master', function () {
@@ -35,6 +35,18 @@ describe('OpenFlow error names', function () {
       OFPET_ROLE_REQUEST_FAILED: 3, OFPET_METER_MOD_FAILED: 12, OFPET_TABLE_FEATURES_FAILED: 6,
       OFPET_EXPERIMENTER: 0,
     });
+  });
+
+  it('names the ONF bundle failures OpenFlow 1.3 carries as experimenter errors', function () {
+    expect(errorName(C.OFPET_EXPERIMENTER, 2313, C.ONF_EXPERIMENTER_ID)).to.equal('OFPET_EXPERIMENTER/OFPBFC_MSG_FAILED');
+    expect(errorName(C.OFPET_EXPERIMENTER, 2313)).to.equal('OFPET_EXPERIMENTER/2313');
+    expect(errorName(C.OFPET_EXPERIMENTER, 2313, 0x2320)).to.equal('OFPET_EXPERIMENTER/2313');
+    expect(describeError({ errorType: C.OFPET_EXPERIMENTER, code: C.OFPBFC_MSG_BAD_XID, experimenter: C.ONF_EXPERIMENTER_ID }))
+      .to.equal("the bundle operation failed: the added message's xid is not the bundle add's (OFPET_EXPERIMENTER/OFPBFC_MSG_BAD_XID)");
+    const constants = C as unknown as Record<string, number>;
+    const codes = [...EXPERIMENTER_ERRORS.get(C.ONF_EXPERIMENTER_ID)!.codes];
+    expect(codes.map(([code]) => code)).to.deep.equal(codes.map((_, i) => 2300 + i));
+    for (const [code, [name]] of codes) expect(constants[name], name).to.equal(code);
   });
 
   it('describes errors in words', function () {
