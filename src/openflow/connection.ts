@@ -10,12 +10,14 @@ import {EventEmitter} from 'node:events';
 import type {Socket} from 'node:net';
 import {
   DecodeError,
+  EncodeError,
   OFP,
   OfFramer,
   decodeMessage,
-  encodeMessage,
+  encodeMessageInto,
   errorName,
   describeError,
+  type BundleControlMessage,
   type ErrorMessage,
   type FeaturesReplyMessage,
   type MultipartReplyBody,
@@ -23,6 +25,7 @@ import {
   type OfMessage,
   type OfMessageOf,
 } from './codec.js';
+import {Writer} from './codec-io.js';
 
 /** The logging surface this module needs (src/log.ts's Logger satisfies it). */
 export interface OfLogger {
@@ -93,6 +96,50 @@ export class ConnectionClosedError extends Error {
     readonly datapathId?: bigint,
   ) {
     super(`connection to switch ${formatDpid(datapathId)} closed: ${reason}`);
+  }
+}
+
+/** The switch refused an index of a batch or a bundle: which message, and why. */
+export interface MessageFailure {
+  /** Index into the messages given. */
+  index: number;
+  error: OpenFlowError;
+}
+
+/**
+ * A bundle was not committed: the switch refused to open it, refused messages as they were
+ * added, or refused the commit (for an ATOMIC bundle: nothing of it took effect). `failures`
+ * names the messages the switch refused, by index; `controlError` is the refusal of the OPEN or
+ * COMMIT request itself (OFPBFC_MSG_FAILED when a message failed at commit time).
+ */
+export class BundleError extends Error {
+  override readonly name = 'BundleError';
+  readonly retriable = false;
+  constructor(
+    message: string,
+    readonly bundleId: number,
+    readonly stage: 'open' | 'add' | 'commit',
+    readonly failures: readonly MessageFailure[],
+    readonly controlError?: OpenFlowError,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A message of a batch could not be encoded after earlier ones had already gone out (a batch is
+ * streamed: an EncodeError within its first 64 KiB sends nothing). Those earlier messages were
+ * confirmed with a barrier: `results` has their outcomes (undefined: accepted), nothing from
+ * `index` on was sent.
+ */
+export class BatchEncodeError extends EncodeError {
+  constructor(
+    cause: EncodeError,
+    /** The message that could not be encoded (nothing from it on was sent). */
+    readonly index: number,
+    readonly results: ReadonlyArray<OpenFlowError | undefined>,
+  ) {
+    super(cause.field, `${cause.message.replace(/^cannot encode [^:]*: /, '')} (message ${index} of the batch; the ${index} before it were sent and confirmed)`);
   }
 }
 
@@ -171,6 +218,8 @@ const REPLY_OF = {
   QUEUE_GET_CONFIG_REQUEST: 'QUEUE_GET_CONFIG_REPLY',
   ROLE_REQUEST: 'ROLE_REPLY',
   GET_ASYNC_REQUEST: 'GET_ASYNC_REPLY',
+  /** ONF bundles: the reply to a control request is a control message of type request + 1. */
+  BUNDLE_CONTROL: 'BUNDLE_CONTROL',
 } as const;
 
 export type RequestType = keyof typeof REPLY_OF;
@@ -231,6 +280,78 @@ const ARRAY_FIELD_OF: Partial<Record<MultipartReplyBody['kind'], string>> = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Output, batches and bundles
+// ---------------------------------------------------------------------------------------------
+
+/** Messages go to the socket in chunks of this many bytes (fewer at the end of a tick). */
+export const CHUNK_BYTES = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/** A batch or bundle waiting for errors about its messages. */
+interface Watch {
+  /** The xids of its messages, by index, in the order they were sent. */
+  xids: number[];
+  /** An ERROR about message `index`; false to leave it to the 'message' event. */
+  onError(index: number, error: OpenFlowError): boolean;
+}
+
+/** A stream waiting for the output. */
+interface StreamTurn {
+  start(): void;
+  fail(error: Error): void;
+}
+
+/**
+ * The index of `xid` in `xids` (allocated one after the other, so increasing from the first
+ * modulo 2^32), or -1.
+ */
+export function indexOfXid(xids: readonly number[], xid: number): number {
+  const n = xids.length;
+  if (n === 0) return -1;
+  const base = xids[0]!;
+  const target = (xid - base) >>> 0;
+  if (target > (xids[n - 1]! - base) >>> 0) return -1;
+  let lo = 0;
+  let hi = n - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = (xids[mid]! - base) >>> 0;
+    if (at === target) return mid;
+    if (at < target) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+export interface BundleOptions extends RequestOptions {
+  /** OFPBF_ATOMIC | OFPBF_ORDERED by default (as `ovs-ofctl --bundle`). */
+  flags?: number;
+  /** Default: the connection's next id (1, 2, ...). */
+  bundleId?: number;
+}
+
+/** A bundle opened on a switch (see SwitchConnection.openBundle). */
+export interface OpenBundle {
+  readonly bundleId: number;
+  readonly flags: number;
+  /** Messages added so far. */
+  readonly added: number;
+  /**
+   * Adds messages (streamed like a batch); resolves once they are written. Refusals are known at
+   * commit(). Throws EncodeError for a message that cannot be encoded (those before it are added).
+   */
+  add(messages: readonly Outgoing[], options?: RequestOptions): Promise<void>;
+  /**
+   * A barrier (every add processed), then COMMIT unless the switch refused to open the bundle or
+   * refused an added message; resolves on the commit reply. Rejects with BundleError (stage
+   * 'open', 'add' or 'commit', the refused messages by index); after 'open' or 'add', discard().
+   */
+  commit(options?: RequestOptions): Promise<void>;
+  /** DISCARD (nothing is applied). Not sent for a bundle the switch refused to open. */
+  discard(options?: RequestOptions): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The connection
 // ---------------------------------------------------------------------------------------------
 
@@ -264,8 +385,8 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   private readonly logger: OfLogger;
   private readonly framer = new OfFramer();
   private readonly pending = new Map<number, Pending>();
-  /** Confirmed sends awaiting their barrier: an ERROR with this xid is theirs. */
-  private readonly watched = new Map<number, (error: OpenFlowError) => void>();
+  /** Batches and bundles awaiting their outcome: an ERROR with one of their xids is theirs. */
+  private readonly watches = new Set<Watch>();
   private nextXid = 1;
   private gotHello = false;
   /** The first two bytes of the stream (version and type of the first header). */
@@ -275,11 +396,30 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   private echoOutstanding = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
-  // Backpressure: once socket.write says "enough", messages wait here until 'drain'.
-  private readonly queue: Buffer[] = [];
+  // Output. Messages are encoded straight into `out`, the chunk being filled; a chunk goes to
+  // the socket once it holds CHUNK_BYTES, or at the end of the tick (one socket.write per chunk,
+  // not per message). Once socket.write says "enough", chunks wait in `queue` (consumed from
+  // `queueHead`: no shift()) until 'drain', and `out` keeps what comes meanwhile.
+  private readonly out = new Writer(2 * CHUNK_BYTES);
+  /** Counts the chunks taken from `out`: unchanged means nothing appended since left it. */
+  private outEpoch = 0;
+  private flushScheduled = false;
+  private readonly queue: Array<Buffer | undefined> = [];
+  private queueHead = 0;
   private queuedBytesValue = 0;
   private blocked = false;
   private flushWaiters: Array<() => void> = [];
+  /** Streams waiting for 'drain' (or the close) to go on. */
+  private writableWaiters: Array<() => void> = [];
+  /**
+   * A stream (a batch or bundle written over several ticks, see stream()) owns the output while
+   * it runs; what is sent meanwhile waits in `behind`, in call order, with the streams that
+   * were asked for after it.
+   */
+  private streaming = false;
+  private readonly behind: Array<Writer | StreamTurn> = [];
+  private deferredBytes = 0;
+  private nextBundleId = 1;
   private closeReason: string | undefined;
   private closing: Promise<void> | undefined;
   private readonly closedPromise: Promise<string>;
@@ -300,14 +440,20 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
     return this.stateValue;
   }
 
-  /** Bytes waiting in our queue because the socket asked us to wait (0 when not blocked). */
+  /**
+   * Bytes accepted and not yet handed to the socket because it asked us to wait, or because a
+   * batch or bundle is being streamed ahead of them (0 when neither).
+   */
   get queuedBytes(): number {
-    return this.queuedBytesValue;
+    return this.queuedBytesValue + (this.blocked ? this.out.pos : 0) + this.deferredBytes;
   }
 
-  /** False while the socket applies backpressure (sends are queued locally). */
+  /**
+   * False while the socket applies backpressure, or a batch or bundle is being streamed: sends
+   * are then held locally (see `flush()`).
+   */
   get writable(): boolean {
-    return !this.blocked && this.stateValue !== 'closed';
+    return !this.blocked && !this.streaming && this.stateValue !== 'closed';
   }
 
   /** Resolves with the close reason once the connection is closed. */
@@ -334,15 +480,19 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
       () => void this.close(`handshake not done within ${this.settings.handshakeTimeoutMs} ms`),
       this.settings.handshakeTimeoutMs,
     );
-    this.writeMessage({type: 'HELLO', xid: this.allocXid(), elements: [{type: 'VERSION_BITMAP', versions: [OFP.OFP_VERSION]}]});
+    this.emitMessage({type: 'HELLO', elements: [{type: 'VERSION_BITMAP', versions: [OFP.OFP_VERSION]}]}, this.allocXid());
     this.armIdleTimer(this.settings.echoIntervalMs);
   }
 
-  /** Sends one message with a fresh xid (returned). Never blocks: see `writable` and `flush()`. */
-  send(message: Outgoing): number {
+  /**
+   * Sends one message with a fresh xid, or the one given (for a reply to the switch), and returns
+   * it. Never blocks: see `writable` and `flush()`. Messages sent in the same tick go out
+   * together, in one socket write.
+   */
+  send(message: Outgoing, options: {xid?: number} = {}): number {
     this.assertOpen();
-    const xid = this.allocXid();
-    this.writeMessage({...message, xid} as OfMessage);
+    const xid = options.xid ?? this.allocXid();
+    this.emitMessage(message, xid);
     return xid;
   }
 
@@ -360,10 +510,16 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
     } catch (error) {
       return Promise.reject(error);
     }
+    return this.requestOn(message as Outgoing, expect, type, options, false) as Promise<ReplyTo<T>>;
+  }
+
+  /** request(), for a request that belongs to the running stream (`inStream`) or not. */
+  private requestOn(message: Outgoing, expect: string, type: string, options: RequestOptions, inStream: boolean): Promise<OfMessage> {
     const xid = this.allocXid();
-    let bytes: Buffer;
     try {
-      bytes = encodeMessage({...message, xid} as OfMessage); // before anything waits for a reply
+      // Encoded before anything waits for a reply (a reply cannot come before this returns).
+      if (inStream) this.appendOut(message, xid);
+      else this.emitMessage(message, xid);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -379,8 +535,7 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
       };
       this.pending.set(xid, entry);
     });
-    this.writeBytes(bytes);
-    return promise as Promise<ReplyTo<T>>;
+    return promise;
   }
 
   /** BARRIER_REQUEST: resolves when the switch has processed everything sent before it. */
@@ -399,21 +554,37 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
    * Sends messages that get no reply when they succeed (FLOW_MOD, GROUP_MOD, PACKET_OUT...), then
    * one barrier. Resolves, once the barrier is answered, with one entry per message: the
    * OpenFlowError the switch sent for it, or undefined for success.
+   *
+   * The batch is streamed: encoded and written 64 KiB at a time, waiting for the socket to drain
+   * in between, so that memory stays bounded and the switch starts at once whatever the batch's
+   * size. It still goes out contiguously: what is sent meanwhile follows it, and a batch asked
+   * for later waits its turn. `timeoutMs` bounds the wait for the barrier and each wait for the
+   * switch to read more (SwitchTimeoutError). A message that cannot be encoded fails the batch:
+   * with its EncodeError when it is within the first 64 KiB (nothing was sent), otherwise with a
+   * BatchEncodeError once the messages before it are confirmed.
    */
   async sendConfirmedBatch(messages: readonly Outgoing[], options: RequestOptions = {}): Promise<Array<OpenFlowError | undefined>> {
     this.assertOpen();
-    const results: Array<OpenFlowError | undefined> = messages.map(() => undefined);
-    // All encoded first: a message that cannot be encoded fails the batch before any is sent.
-    const xids = messages.map(() => this.allocXid());
-    const encoded = messages.map((message, i) => encodeMessage({...message, xid: xids[i]!} as OfMessage));
+    const results: Array<OpenFlowError | undefined> = new Array<OpenFlowError | undefined>(messages.length).fill(undefined);
+    const watch: Watch = {
+      xids: [],
+      onError: (index, error) => {
+        if (results[index]) return false; // a second error for one message: reported as a message
+        results[index] = error;
+        return true;
+      },
+    };
+    this.watches.add(watch);
     try {
-      encoded.forEach((bytes, i) => {
-        this.watched.set(xids[i]!, (error) => (results[i] = error));
-        this.writeBytes(bytes);
+      let barrier: Promise<OfMessage> | undefined;
+      const {written, failure} = await this.stream(messages, watch, options, 'batch', () => {
+        barrier = this.requestOn({type: 'BARRIER_REQUEST'}, 'BARRIER_REPLY', 'BARRIER_REQUEST', options, true);
       });
-      await this.barrier(options);
+      if (failure && written === 0) throw failure; // nothing of the batch went out
+      await barrier;
+      if (failure) throw new BatchEncodeError(failure, written, results.slice(0, written));
     } finally {
-      for (const xid of xids) this.watched.delete(xid);
+      this.watches.delete(watch);
     }
     return results;
   }
@@ -424,16 +595,142 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
     if (error) throw error;
   }
 
-  /** Resolves once everything sent so far has been handed to the operating system. */
+  /**
+   * Opens an ONF bundle (EXT-230: OpenFlow 1.4 bundles in OpenFlow 1.3, as Open vSwitch has
+   * them) and returns it at once; the OPEN request is pipelined with what is added next. Add
+   * messages with `add()` (streamed like a batch), then `commit()`: the switch applies them
+   * all, or (ATOMIC, the default with ORDERED) none. sendBundle() does the three at once.
+   */
+  openBundle(options: BundleOptions = {}): OpenBundle {
+    this.assertOpen();
+    const bundleId = options.bundleId ?? this.allocBundleId();
+    const flags = options.flags ?? OFP.OFPBF_ATOMIC | OFP.OFPBF_ORDERED;
+    const failures: MessageFailure[] = [];
+    let added = 0;
+    let settled: 'committed' | 'discarded' | undefined;
+    const watch: Watch = {
+      xids: [],
+      onError: (index, error) => {
+        failures.push({index, error});
+        return true;
+      },
+    };
+    this.watches.add(watch);
+    const control = (controlType: number, requestOptions: RequestOptions): Promise<BundleControlMessage> =>
+      this.requestOn({type: 'BUNDLE_CONTROL', bundleId, controlType, flags}, 'BUNDLE_CONTROL', 'BUNDLE_CONTROL', requestOptions, false).then((reply) => {
+        const r = reply as BundleControlMessage;
+        if (r.bundleId !== bundleId || r.controlType !== controlType + 1) {
+          throw new Error(`switch ${formatDpid(this.datapathId)} answered bundle ${bundleId} control ${controlType} with bundle ${r.bundleId} control ${r.controlType}`);
+        }
+        return r;
+      });
+    const opened = control(OFP.OFPBCT_OPEN_REQUEST, options);
+    opened.catch(() => {}); // awaited by commit()
+    const finish = (state: 'committed' | 'discarded'): void => {
+      settled = state;
+      this.watches.delete(watch);
+    };
+    const byIndex = (): MessageFailure[] => [...failures].sort((a, b) => a.index - b.index);
+    const openFailure = async (): Promise<BundleError | undefined> => {
+      try {
+        await opened;
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof OpenFlowError)) throw error;
+        return new BundleError(`switch ${formatDpid(this.datapathId)} refused to open bundle ${bundleId}: ${describeError(error)}`, bundleId, 'open', [], error);
+      }
+    };
+
+    const bundle: OpenBundle = {
+      bundleId,
+      flags,
+      get added() {
+        return added;
+      },
+      add: async (messages, addOptions = {}) => {
+        if (settled) throw new Error(`bundle ${bundleId} is already ${settled}`);
+        const wrapped = {
+          length: messages.length,
+          at: (i: number): Outgoing => {
+            const m = messages[i]!;
+            // The connection assigns xids: whatever the message says is ignored, as by send().
+            return {type: 'BUNDLE_ADD_MESSAGE', bundleId, flags, message: m.xid ? {...m, xid: undefined} as Outgoing : m};
+          },
+        };
+        const {written, failure} = await this.stream(wrapped, watch, {...options, ...addOptions}, `bundle ${bundleId}`);
+        added += written;
+        if (failure) throw failure;
+      },
+      commit: async (commitOptions = {}) => {
+        if (settled) throw new Error(`bundle ${bundleId} is already ${settled}`);
+        const o = {...options, ...commitOptions};
+        try {
+          // Every add processed (refusals known) before deciding to commit, as ovs-ofctl does.
+          await this.barrier(o);
+          const refusedOpen = await openFailure();
+          if (refusedOpen) throw refusedOpen;
+          if (failures.length > 0) {
+            const first = byIndex()[0]!;
+            throw new BundleError(
+              `switch ${formatDpid(this.datapathId)} refused ${failures.length} message(s) added to bundle ${bundleId}, first message ${first.index}: ${describeError(first.error)}`,
+              bundleId, 'add', byIndex(),
+            );
+          }
+          try {
+            await control(OFP.OFPBCT_COMMIT_REQUEST, o);
+          } catch (error) {
+            if (!(error instanceof OpenFlowError)) throw error;
+            const failed = byIndex();
+            const which = failed.length > 0 ? `, message ${failed[0]!.index}: ${describeError(failed[0]!.error)}` : '';
+            throw new BundleError(
+              `switch ${formatDpid(this.datapathId)} refused to commit bundle ${bundleId} (${describeError(error)})${which}`, bundleId, 'commit', failed, error,
+            );
+          }
+          finish('committed');
+        } finally {
+          // Refusals of added messages all come before the barrier's reply, refusals at commit
+          // time before the commit's: nothing more is this bundle's.
+          this.watches.delete(watch);
+        }
+      },
+      discard: async (discardOptions = {}) => {
+        if (settled) return;
+        finish('discarded');
+        if (await openFailure().catch(() => undefined)) return; // never opened: nothing to discard (and the id may be someone else's)
+        await control(OFP.OFPBCT_DISCARD_REQUEST, {...options, ...discardOptions});
+      },
+    };
+    return bundle;
+  }
+
+  /**
+   * Sends `messages` as one ONF bundle (see openBundle): OPEN, every message added (streamed),
+   * a barrier, then COMMIT, or DISCARD if the switch refused a message as it was added. Resolves
+   * once the switch confirmed the commit. Rejects with BundleError naming the messages the switch
+   * refused (by index), SwitchTimeoutError, ConnectionClosedError or EncodeError.
+   */
+  async sendBundle(messages: readonly Outgoing[], options: BundleOptions = {}): Promise<void> {
+    const bundle = this.openBundle(options);
+    try {
+      await bundle.add(messages);
+      await bundle.commit();
+    } catch (error) {
+      if (!(error instanceof BundleError && error.stage === 'commit') && this.stateValue !== 'closed') {
+        await bundle.discard().catch(() => {}); // best effort: the error says what went wrong
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves once everything sent so far has been handed to the operating system (after any
+   * batch or bundle being streamed).
+   */
   flush(): Promise<void> {
     if (this.stateValue === 'closed') return Promise.resolve();
     return new Promise((resolve) => {
-      if (!this.blocked) {
-        // The write callback of an empty chunk runs once every earlier chunk was written out.
-        this.socket.write(Buffer.alloc(0), () => resolve());
-      } else {
-        this.flushWaiters.push(resolve);
-      }
+      this.flushWaiters.push(resolve);
+      this.settleFlushes();
     });
   }
 
@@ -445,9 +742,13 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
     this.closing ??= (async () => {
       this.closeReason ??= reason;
       if (!this.socket.destroyed) {
-        // Hand over whatever backpressure held back, then a graceful FIN.
-        for (const chunk of this.queue.splice(0)) this.socket.write(chunk);
+        // Hand over whatever backpressure or a stream held back, then a graceful FIN.
+        for (let i = this.queueHead; i < this.queue.length; i++) this.socket.write(this.queue[i]!);
+        this.queue.length = 0;
+        this.queueHead = 0;
         this.queuedBytesValue = 0;
+        if (this.out.pos > 0) this.socket.write(this.takeChunk(this.out.pos));
+        for (const item of this.behind) if (item instanceof Writer && item.pos > 0) this.socket.write(item.finish());
         const gone = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
         this.socket.end();
         const timer = setTimeout(() => this.socket.destroy(), this.settings.closeTimeoutMs);
@@ -488,33 +789,248 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
     }, timeoutMs);
   }
 
-  private writeMessage(message: OfMessage): void {
-    this.writeBytes(encodeMessage(message));
+  private allocBundleId(): number {
+    const id = this.nextBundleId;
+    this.nextBundleId = this.nextBundleId >= 0xffffffff ? 1 : this.nextBundleId + 1;
+    return id;
   }
 
-  private writeBytes(bytes: Buffer): void {
-    if (this.blocked) {
-      this.queue.push(bytes);
-      this.queuedBytesValue += bytes.length;
-      if (this.queuedBytesValue > this.settings.maxQueuedBytes) {
-        void this.close(`switch not reading: ${this.queuedBytesValue} bytes queued (maxQueuedBytes ${this.settings.maxQueuedBytes})`);
-      }
+  /**
+   * Sends one message: into the output, or, while a stream runs, behind it (in call order; echo
+   * requests and replies excepted). Throws EncodeError, having sent nothing.
+   */
+  private emitMessage(message: Outgoing | OfMessage, xid: number): void {
+    // Echoes keep the connection alive and mean nothing for ordering: they may go between two
+    // messages of a stream rather than wait for its end (the output always ends on a message).
+    if ((!this.streaming && this.behind.length === 0) || message.type === 'ECHO_REQUEST' || message.type === 'ECHO_REPLY') {
+      this.appendOut(message, xid);
       return;
     }
-    if (!this.socket.write(bytes)) this.blocked = true;
+    let w = this.behind.at(-1);
+    if (!(w instanceof Writer)) {
+      w = new Writer(256);
+      this.behind.push(w);
+    }
+    const length = encodeMessageInto(w, message as OfMessage, xid);
+    this.deferredBytes += length;
+    this.checkQueueLimit();
+  }
+
+  /** Encodes one message into the output chunk; a full chunk goes out (or waits) at once. */
+  private appendOut(message: Outgoing | OfMessage, xid: number): void {
+    encodeMessageInto(this.out, message as OfMessage, xid);
+    this.afterAppend();
+  }
+
+  private afterAppend(): void {
+    if (this.out.pos >= CHUNK_BYTES) {
+      this.writeChunk(this.takeChunk(CHUNK_BYTES));
+      // What ran past the chunk is at the start of `out` now (less than a chunk).
+    }
+    if (this.out.pos > 0 && !this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushOut);
+    }
+  }
+
+  /** End of the tick: the partial chunk goes out (unless the socket asked us to wait). */
+  private readonly flushOut = (): void => {
+    this.flushScheduled = false;
+    if (this.blocked || this.out.pos === 0 || this.stateValue === 'closed' || this.closing) return;
+    this.writeChunk(this.takeChunk(this.out.pos));
+  };
+
+  /** The first `end` bytes of `out`, copied out; the rest moves to the start of `out`. */
+  private takeChunk(end: number): Buffer {
+    const w = this.out;
+    const chunk = Buffer.allocUnsafe(end);
+    w.buf.copy(chunk, 0, 0, end);
+    if (w.pos > end) w.buf.copy(w.buf, 0, end, w.pos);
+    w.pos -= end;
+    this.outEpoch++;
+    return chunk;
+  }
+
+  private writeChunk(chunk: Buffer): void {
+    if (this.blocked) {
+      this.queue.push(chunk);
+      this.queuedBytesValue += chunk.length;
+      this.checkQueueLimit();
+      return;
+    }
+    if (!this.socket.write(chunk)) this.blocked = true;
+  }
+
+  private checkQueueLimit(): void {
+    const queued = this.queuedBytes;
+    if (queued > this.settings.maxQueuedBytes && !this.closing) {
+      void this.close(`switch not reading: ${queued} bytes queued (maxQueuedBytes ${this.settings.maxQueuedBytes})`);
+    }
   }
 
   private onDrain(): void {
     this.blocked = false;
-    while (this.queue.length > 0 && !this.blocked) {
-      const chunk = this.queue.shift()!;
+    const queue = this.queue;
+    while (this.queueHead < queue.length && !this.blocked) {
+      const chunk = queue[this.queueHead]!;
+      queue[this.queueHead++] = undefined;
       this.queuedBytesValue -= chunk.length;
       if (!this.socket.write(chunk)) this.blocked = true;
     }
-    if (!this.blocked) {
-      const waiters = this.flushWaiters.splice(0);
-      if (waiters.length > 0) this.socket.write(Buffer.alloc(0), () => waiters.forEach((w) => w()));
+    if (this.queueHead === queue.length) {
+      queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead >= 1024 && this.queueHead * 2 >= queue.length) {
+      queue.splice(0, this.queueHead);
+      this.queueHead = 0;
     }
+    if (this.blocked) return;
+    // What came while we waited (less than a chunk): it is older than anything sent from now on.
+    if (this.out.pos > 0 && !this.closing) this.writeChunk(this.takeChunk(this.out.pos));
+    if (this.blocked) return;
+    for (const waiter of this.writableWaiters.splice(0)) waiter();
+    this.settleFlushes();
+  }
+
+  /** Resolves flush() waiters once nothing is held back any more. */
+  private settleFlushes(): void {
+    if (this.flushWaiters.length === 0 || this.blocked || this.streaming || this.behind.length > 0) return;
+    if (this.stateValue === 'closed') {
+      for (const waiter of this.flushWaiters.splice(0)) waiter();
+      return;
+    }
+    if (this.out.pos > 0) {
+      this.writeChunk(this.takeChunk(this.out.pos));
+      if (this.blocked) return;
+    }
+    const waiters = this.flushWaiters.splice(0);
+    // The write callback of an empty chunk runs once every earlier chunk was written out.
+    this.socket.write(EMPTY, () => waiters.forEach((w) => w()));
+  }
+
+  /**
+   * Writes `source.length` messages as this connection's stream: the output is theirs until done,
+   * and they go out while the socket takes more, pausing for 'drain' in between (no more than
+   * about a chunk is ever held here). `then` appends what must follow them directly (a barrier).
+   * Message i gets the next xid, appended to `watch.xids`. Resolves with the
+   * number written and, if message `written` could not be encoded, its EncodeError (what was
+   * still in `out` of this stream is then taken back, when nothing of it went out yet).
+   * Rejects with ConnectionClosedError, or SwitchTimeoutError when the switch does not read for
+   * `timeoutMs`.
+   */
+  private async stream(
+    source: readonly Outgoing[] | {length: number; at(i: number): Outgoing},
+    watch: Watch,
+    options: RequestOptions,
+    what: string,
+    then?: () => void,
+  ): Promise<{written: number; failure?: EncodeError}> {
+    const turn = this.takeStreamTurn();
+    if (turn) await turn;
+    const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
+    const at = Array.isArray(source) ? (i: number) => (source as readonly Outgoing[])[i]! : (source as {at(i: number): Outgoing}).at;
+    const count = source.length;
+    let i = 0;
+    let firstPos = -1;
+    let firstEpoch = -1;
+    let failure: EncodeError | undefined;
+    try {
+      while (i < count) {
+        if (this.shut) throw new ConnectionClosedError(this.closeReason ?? 'closed', this.datapathId);
+        if (this.blocked) {
+          await this.waitWritable(timeoutMs, what, watch.xids.at(-1) ?? 0);
+          continue;
+        }
+        // One synchronous run while the socket takes more: about a chunk.
+        while (i < count && !this.blocked) {
+          const xid = this.allocXid();
+          if (i === 0) {
+            firstPos = this.out.pos;
+            firstEpoch = this.outEpoch;
+          }
+          try {
+            encodeMessageInto(this.out, at(i) as OfMessage, xid);
+          } catch (error) {
+            if (!(error instanceof EncodeError)) throw error;
+            failure = error;
+            if (i > 0 && this.outEpoch === firstEpoch) {
+              // Nothing of this stream left `out` yet: take it all back.
+              this.out.pos = firstPos;
+              watch.xids.length -= i;
+              i = 0;
+            }
+            break;
+          }
+          watch.xids.push(xid);
+          i++;
+          this.afterAppend();
+        }
+        if (failure) break;
+      }
+      if (i > 0 || !failure) then?.();
+    } finally {
+      this.releaseStreamTurn();
+    }
+    return {written: i, failure};
+  }
+
+  /** The output for a stream: at once (undefined) if free, else a promise of its turn. */
+  private takeStreamTurn(): Promise<void> | undefined {
+    if (!this.streaming && this.behind.length === 0) {
+      this.streaming = true;
+      return undefined;
+    }
+    return new Promise((resolve, reject) => {
+      this.behind.push({
+        start: () => {
+          this.streaming = true;
+          resolve();
+        },
+        fail: reject,
+      });
+    });
+  }
+
+  /** The stream is done: what waited behind it goes out, up to the next stream. */
+  private releaseStreamTurn(): void {
+    this.streaming = false;
+    while (this.behind.length > 0 && !this.streaming && !this.shut) {
+      const item = this.behind.shift()!;
+      if (item instanceof Writer) {
+        this.deferredBytes -= item.pos;
+        this.appendBytes(item.buf, item.pos);
+      } else {
+        item.start();
+      }
+    }
+    this.settleFlushes();
+  }
+
+  /** Copies already encoded bytes into the output, chunk by chunk. */
+  private appendBytes(bytes: Buffer, length: number): void {
+    let pos = 0;
+    while (pos < length) {
+      const n = Math.min(length - pos, CHUNK_BYTES - this.out.pos);
+      this.out.ensure(n);
+      bytes.copy(this.out.buf, this.out.pos, pos, pos + n);
+      this.out.pos += n;
+      pos += n;
+      this.afterAppend();
+    }
+  }
+
+  private waitWritable(timeoutMs: number, what: string, lastXid: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiter = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.writableWaiters = this.writableWaiters.filter((w) => w !== waiter);
+        reject(new SwitchTimeoutError(`${what} (the switch read nothing more)`, lastXid, timeoutMs, this.datapathId));
+      }, timeoutMs);
+      this.writableWaiters.push(waiter);
+    });
   }
 
   private onData(chunk: Buffer): void {
@@ -610,7 +1126,7 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
         this.logger.debug('ignored a second HELLO', {datapathId: formatDpid(this.datapathId)});
         return;
       case 'ECHO_REQUEST':
-        this.writeMessage({type: 'ECHO_REPLY', xid: message.xid, data: message.data});
+        this.emitMessage({type: 'ECHO_REPLY', data: message.data}, message.xid);
         return;
       case 'ERROR':
         this.onError(message);
@@ -639,7 +1155,7 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
     if (!compatible) {
       const offered = bitmap ? `versions ${bitmap.versions.join(',')}` : `version ${peerVersion}`;
       const text = `flowkeeper speaks OpenFlow 1.3 (version 4) only; the switch offered ${offered}`;
-      this.writeMessage({
+      this.emitMessage({
         type: 'ERROR',
         xid: message.xid,
         // In the peer's own version so that it can read the refusal.
@@ -647,7 +1163,7 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
         errorType: OFP.OFPET_HELLO_FAILED,
         code: OFP.OFPHFC_INCOMPATIBLE,
         data: Buffer.from(text, 'ascii'),
-      });
+      }, message.xid);
       this.logger.warn('closing switch connection: no common OpenFlow version', {address: this.address, offered});
       void this.close(`no common OpenFlow version (${offered})`);
       return;
@@ -686,11 +1202,9 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
       entry.reject(error);
       return;
     }
-    const watcher = this.watched.get(message.xid);
-    if (watcher) {
-      this.watched.delete(message.xid);
-      watcher(error);
-      return;
+    for (const watch of this.watches) {
+      const index = indexOfXid(watch.xids, message.xid);
+      if (index >= 0 && watch.onError(index, error)) return;
     }
     this.emit('message', message);
   }
@@ -765,9 +1279,13 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
       this.pending.delete(xid);
       entry.reject(closed);
     }
-    this.watched.clear();
     this.queue.length = 0;
+    this.queueHead = 0;
     this.queuedBytesValue = 0;
+    this.out.reset();
+    this.deferredBytes = 0;
+    for (const item of this.behind.splice(0)) if (!(item instanceof Writer)) item.fail(closed);
+    for (const waiter of this.writableWaiters.splice(0)) waiter(); // each stream then sees the close
     for (const waiter of this.flushWaiters.splice(0)) waiter();
     this.logger.info('switch disconnected', {datapathId: formatDpid(this.datapathId), address: this.address, reason});
     this.resolveClosed(reason);

@@ -11,11 +11,13 @@
 import {EventEmitter} from 'node:events';
 import {OFP, type FlowModMessage, type FlowStats, type FlowStatsFilter, type OfMessage, type RoleReplyMessage} from './codec.js';
 import {
+  BundleError,
   ConnectionClosedError,
   OpenFlowError,
   SwitchConnection,
   formatDpid,
   noopLogger,
+  type BundleOptions,
   type OfLogger,
   type Outgoing,
   type ReadyInfo,
@@ -211,7 +213,8 @@ export class SwitchRegistry extends EventEmitter<RegistryEvents> {
   /**
    * Modifying messages (FLOW_MOD, GROUP_MOD, PACKET_OUT...) then one barrier: one result per
    * message, the switch's OpenFlowError or undefined. Refused locally as a whole with
-   * NotMasterError unless this instance holds MASTER there.
+   * NotMasterError unless this instance holds MASTER there. Any number of messages: they are
+   * streamed (see SwitchConnection.sendConfirmedBatch), never queued whole in the connection.
    */
   async sendModifications(datapathId: bigint, messages: readonly Outgoing[], options: RequestOptions = {}): Promise<Array<OpenFlowError | undefined>> {
     const entry = this.entries.get(datapathId);
@@ -221,6 +224,28 @@ export class SwitchRegistry extends EventEmitter<RegistryEvents> {
     const isSlave = results.find((e) => e?.is(OFP.OFPET_BAD_REQUEST, OFP.OFPBRC_IS_SLAVE));
     if (isSlave) this.demote(entry, 'is-slave', undefined, isSlave.message);
     return results;
+  }
+
+  /**
+   * Modifying messages as one ONF bundle, atomic and ordered unless `flags` says otherwise (see
+   * SwitchConnection.sendBundle): resolves once the switch committed them all; rejects with
+   * BundleError naming the refused messages (nothing was applied), and refuses locally with
+   * NotMasterError unless this instance holds MASTER there. An IS_SLAVE refusal emits 'demoted'.
+   */
+  async sendBundle(datapathId: bigint, messages: readonly Outgoing[], options: BundleOptions = {}): Promise<void> {
+    const entry = this.entries.get(datapathId);
+    if (!entry) throw new SwitchNotConnectedError(datapathId);
+    if (entry.role !== 'master') throw new NotMasterError(datapathId, entry.role);
+    try {
+      await entry.connection.sendBundle(messages, options);
+    } catch (error) {
+      if (error instanceof BundleError) {
+        const refusals = [error.controlError, ...error.failures.map((f) => f.error)];
+        const isSlave = refusals.find((e) => e?.is(OFP.OFPET_BAD_REQUEST, OFP.OFPBRC_IS_SLAVE));
+        if (isSlave) this.demote(entry, 'is-slave', undefined, isSlave.message);
+      }
+      throw error;
+    }
   }
 
   /** Every flow of a switch (multipart flow stats, joined). A read: allowed in any role. */

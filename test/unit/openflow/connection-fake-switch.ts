@@ -16,8 +16,34 @@ export interface FakeSwitchOptions {
   echo?: boolean;
 }
 
+/**
+ * Sink mode: frames are counted, not decoded (a test of 200,000 messages would spend its time in
+ * the fake switch otherwise). FLOW_MODs' cookies are kept in order; barriers and bundle controls
+ * can be answered.
+ */
+export interface SinkOptions {
+  /** Answer BARRIER_REQUEST (default true). */
+  barriers?: boolean;
+  /** Answer ONF bundle controls with their reply type (default true). */
+  bundles?: boolean;
+  /** Decode and record (in `received`) messages of these types. */
+  keep?: OfMessageType[];
+}
+
+export interface SinkStats {
+  frames: number;
+  bytes: number;
+  /** The cookie of every FLOW_MOD, plain or inside a bundle add, in arrival order. */
+  cookies: bigint[];
+  /** The xid of each of those FLOW_MODs (for bundle adds: the add's). */
+  xids: number[];
+  /** OFPT_* type byte of each frame. */
+  types: number[];
+}
+
 export class FakeSwitch {
   readonly received: OfMessage[] = [];
+  sink: (SinkOptions & SinkStats) | undefined;
   private readonly framer = new OfFramer();
   private waiters: Array<{type: OfMessageType; resolve(m: OfMessage): void}> = [];
   private closedPromise: Promise<void>;
@@ -28,7 +54,10 @@ export class FakeSwitch {
   ) {
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => {
-      for (const frame of this.framer.push(chunk)) this.onMessage(decodeMessage(frame));
+      for (const frame of this.framer.push(chunk)) {
+        if (this.sink) this.onSinkFrame(frame);
+        else this.onMessage(decodeMessage(frame));
+      }
     });
     socket.on('error', () => {});
   }
@@ -79,6 +108,46 @@ export class FakeSwitch {
         },
       });
     });
+  }
+
+  /** Switches to sink mode (see SinkOptions) and returns its counters. */
+  startSink(options: SinkOptions = {}): SinkStats {
+    this.sink = {barriers: true, bundles: true, keep: [], ...options, frames: 0, bytes: 0, cookies: [], xids: [], types: []};
+    return this.sink;
+  }
+
+  /** Resolves once the sink has seen `frames` frames (polling; the timeout is generous). */
+  async waitForFrames(frames: number, timeoutMs = 60_000): Promise<void> {
+    const started = Date.now();
+    while (this.sink!.frames < frames) {
+      if (Date.now() - started > timeoutMs) throw new Error(`fake switch: ${this.sink!.frames} frames, not ${frames}, after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  private onSinkFrame(frame: Buffer): void {
+    const sink = this.sink!;
+    sink.frames++;
+    sink.bytes += frame.length;
+    const type = frame[1]!;
+    sink.types.push(type);
+    if (type === 14) {
+      sink.cookies.push(frame.readBigUInt64BE(8));
+      sink.xids.push(frame.readUInt32BE(4));
+    } else if (type === 4 && frame.length >= 24 + 16 && frame.readUInt32BE(12) === 2301) {
+      sink.cookies.push(frame.readBigUInt64BE(24 + 8)); // a FLOW_MOD inside a bundle add
+      sink.xids.push(frame.readUInt32BE(4));
+    } else if (type === 2 && this.options.echo !== false) {
+      this.send({type: 'ECHO_REPLY', xid: frame.readUInt32BE(4), data: frame.subarray(8)});
+    } else if (type === 20 && sink.barriers) {
+      this.send({type: 'BARRIER_REPLY', xid: frame.readUInt32BE(4)});
+    } else if (type === 4 && frame.readUInt32BE(12) === 2300 && sink.bundles) {
+      const control = decodeMessage(frame);
+      if (control.type === 'BUNDLE_CONTROL') this.send({...control, controlType: control.controlType + 1});
+    } else if (sink.keep!.length > 0) {
+      const message = decodeMessage(frame);
+      if (sink.keep!.includes(message.type)) this.onMessage(message);
+    }
   }
 
   closed(): Promise<void> {
