@@ -286,6 +286,9 @@ const ARRAY_FIELD_OF: Partial<Record<MultipartReplyBody['kind'], string>> = {
 /** Messages go to the socket in chunks of this many bytes (fewer at the end of a tick). */
 export const CHUNK_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
+/** A stream yields to the event loop after this many chunks even if the socket takes more. */
+const CHUNKS_PER_RUN = 4;
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A batch or bundle waiting for errors about its messages. */
 interface Watch {
@@ -911,7 +914,7 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   /**
    * Writes `source.length` messages as this connection's stream: the output is theirs until done,
    * and they go out while the socket takes more, pausing for 'drain' in between (no more than
-   * about a chunk is ever held here). `then` appends what must follow them directly (a barrier).
+   * about a chunk is ever held here), and yielding to the event loop every CHUNKS_PER_RUN chunks. `then` appends what must follow them directly (a barrier).
    * Message i gets the next xid, appended to `watch.xids`. Resolves with the
    * number written and, if message `written` could not be encoded, its EncodeError (what was
    * still in `out` of this stream is then taken back, when nothing of it went out yet).
@@ -941,8 +944,10 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
           await this.waitWritable(timeoutMs, what, watch.xids.at(-1) ?? 0);
           continue;
         }
-        // One synchronous run while the socket takes more: about a chunk.
-        while (i < count && !this.blocked) {
+        // One synchronous run while the socket takes more, and no more than a few chunks: the
+        // kernel may take megabytes at once, and other switches' traffic should not wait.
+        const runEpoch = this.outEpoch;
+        while (i < count && !this.blocked && this.outEpoch - runEpoch < CHUNKS_PER_RUN) {
           const xid = this.allocXid();
           if (i === 0) {
             firstPos = this.out.pos;
@@ -966,6 +971,7 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
           this.afterAppend();
         }
         if (failure) break;
+        if (i < count && !this.blocked) await yieldToEventLoop();
       }
       if (i > 0 || !failure) then?.();
     } finally {

@@ -155,6 +155,29 @@ describe('SwitchConnection output: coalesced writes, bounded queues, streamed ba
       expect(blockedMs, `event loop blocked for ${blockedMs.toFixed(0)} ms in one go`).to.be.below(250);
     });
 
+    it('yields to the event loop every few chunks even when the socket takes everything', async function () {
+      const {sw, conn} = await readySwitch();
+      sw.startSink();
+      const socket = socketOf(conn);
+      let writes = 0;
+      const write = socket.write.bind(socket) as (chunk: Buffer, cb?: () => void) => boolean;
+      (socket as unknown as {write: typeof write}).write = (chunk: Buffer, cb?: () => void) => {
+        writes++;
+        return write(chunk, cb);
+      };
+      try {
+        const batch = conn.sendConfirmedBatch(mods(100_000));
+        expect(writes, 'chunks written before the call returned').to.be.at.most(4);
+        let turns = 0;
+        const counting = setInterval(() => turns++, 0);
+        await batch;
+        clearInterval(counting);
+        expect(turns, 'timers ran while the batch streamed').to.be.above(3);
+      } finally {
+        delete (socket as unknown as {write?: unknown}).write;
+      }
+    });
+
     it('starts writing before the whole batch is encoded, and waits while the switch does not read', async function () {
       const {sw, conn} = await readySwitch({}, {maxQueuedBytes: 64 * 1024});
       const sink = sw.startSink();
