@@ -16,15 +16,14 @@
 //   --variants a subset, e.g. ours,ofctl (known: ours, ofctl, ours-bundle, ofctl-bundle and the
 //              diagnostic ones).
 //
-// Variants. ours: registry.sendModifications(dpid, all FLOW_MODs) — the production path, which
-// encodes the whole batch, writes it, then sends one barrier. ofctl: `ovs-ofctl add-flows FILE`.
-// ours-bundle: the FLOW_MODs in one ONF bundle (flowmod-bundle.ts) through the connection's public
-// send(), pausing while it is not writable. ofctl-bundle: `ovs-ofctl --bundle add-flows FILE`.
-// Diagnostic variants: ours-paced (the FLOW_MODs through send(), pausing while not writable,
-// then one barrier: no batch queued inside the connection); ours-coalesced and
-// ours-bundle-coalesced (ours and ours-bundle-unpaced with the socket writes gathered into 64 KiB
-// chunks, reaching into the connection's internals: what a coalescing connection would do);
-// ours-bundle-unpaced (the bundle sent in one synchronous run, queued in the connection).
+// Variants. ours: registry.sendModifications(dpid, all FLOW_MODs) — the production path: the
+// connection streams the batch (encoded straight into 64 KiB chunks, one socket write each,
+// waiting for 'drain' between chunks), then one barrier. ofctl: `ovs-ofctl add-flows FILE`.
+// ours-bundle: registry.sendBundle(dpid, all FLOW_MODs) — the connection's ONF bundle path (OPEN
+// pipelined, adds streamed like a batch, barrier, COMMIT). ofctl-bundle: `ovs-ofctl --bundle
+// add-flows FILE`. Diagnostic variant: ours-paced (the FLOW_MODs through the public send(),
+// pausing whenever the connection is not writable until it has flushed, then one barrier: what a
+// caller gets without the batch API).
 //
 // FAIRNESS. A fresh bridge per measurement, rather than del-flows between measurements: each
 // variant then starts from the same empty classifier, with our controller connected and
@@ -48,14 +47,13 @@ import type {OfMessage} from '../src/openflow/codec.js'
 import type {Outgoing, SwitchConnection} from '../src/openflow/connection.js'
 import {summarize} from './stats.js'
 import {checkTable, makeFlows, parseAggregateFlowCount, sampleIndexes, toFlowMod, toOfctlLine, type FlowSpec, type TableCheck} from './flowmod-flows.js'
-import {sendBundle} from './flowmod-bundle.js'
 import {ownCpuMs, processCpuMs, runForOutput, runTimed, waitForQuiet} from './flowmod-proc.js'
 
 type CodecModule = typeof import('../src/openflow/codec.js')
 type RegistryModule = typeof import('../src/openflow/switch-registry.js')
 
 const VARIANTS = ['ours', 'ofctl', 'ours-bundle', 'ofctl-bundle'] as const
-const DIAGNOSTIC_VARIANTS = ['ours-paced', 'ours-coalesced', 'ours-bundle-unpaced', 'ours-bundle-coalesced'] as const
+const DIAGNOSTIC_VARIANTS = ['ours-paced'] as const
 type Variant = (typeof VARIANTS)[number] | (typeof DIAGNOSTIC_VARIANTS)[number]
 
 const {values} = parseArgs({
@@ -94,7 +92,7 @@ interface Measurement {
   /** The client's CPU: this process for ours, the ovs-ofctl process for theirs. */
   clientCpuMs: number
   clientSysMs?: number
-  /** Ours only: building message objects; encoding + handing every byte to the socket (one synchronous run); waiting for the last answer. */
+  /** Ours only: building message objects; the synchronous part of the send call (the first chunk); the rest, until the last answer. */
   buildMs?: number
   sendMs?: number
   waitMs?: number
@@ -191,25 +189,15 @@ async function measureOurs(variant: Variant, datapathId: bigint): Promise<Omit<M
   const messages = flows.map((flow: FlowSpec) => toFlowMod(flow, codec))
   const t1 = performance.now()
   let done: Promise<unknown>
-  if (variant.startsWith('ours-bundle')) {
-    const send = () =>
-      sendBundle(connection, flowCount, (i, xid) => codec.encodeMessage({...messages[i]!, xid} as OfMessage), {
-        bundleId: bridgeCounter,
-        timeoutMs: TIMEOUT_MS,
-        pace: variant === 'ours-bundle',
-      }).then((r) => {
-        if (!r.committed) throw new Error(`bundle not committed: ${r.errors.length} errors, first ${JSON.stringify(r.errors[0])}`)
-      })
-    done = variant === 'ours-bundle-coalesced' ? withCoalescedWrites(connection, send) : send()
+  if (variant === 'ours-bundle') {
+    done = registry.sendBundle(datapathId, messages, {timeoutMs: TIMEOUT_MS})
   } else if (variant === 'ours-paced') {
     done = sendPaced(connection, messages)
   } else {
-    const send = () =>
-      registry.sendModifications(datapathId, messages, {timeoutMs: TIMEOUT_MS}).then((results) => {
-        const refused = results.filter(Boolean)
-        if (refused.length > 0) throw new Error(`${refused.length} FLOW_MODs refused, first: ${refused[0]!.message}`)
-      })
-    done = variant === 'ours-coalesced' ? withCoalescedWrites(connection, send) : send()
+    done = registry.sendModifications(datapathId, messages, {timeoutMs: TIMEOUT_MS}).then((results) => {
+      const refused = results.filter(Boolean)
+      if (refused.length > 0) throw new Error(`${refused.length} FLOW_MODs refused, first: ${refused[0]!.message}`)
+    })
   }
   const t2 = performance.now()
   await done
@@ -227,8 +215,8 @@ async function measureOurs(variant: Variant, datapathId: bigint): Promise<Omit<M
 
 /**
  * Diagnosis only: the FLOW_MODs through the connection's public send(), pausing whenever it is
- * not writable until it has flushed, then one barrier: what sendConfirmedBatch does, minus
- * queueing the whole batch in the connection (whose drain is quadratic in the queue's length).
+ * not writable until it has flushed, then one barrier: what sendConfirmedBatch does, done by a
+ * caller with the public API.
  */
 async function sendPaced(connection: SwitchConnection, messages: readonly Outgoing[]): Promise<void> {
   let first = Number.POSITIVE_INFINITY
@@ -249,39 +237,6 @@ async function sendPaced(connection: SwitchConnection, messages: readonly Outgoi
     connection.off('message', onMessage)
   }
   if (refused > 0) throw new Error(`${refused} FLOW_MODs refused`)
-}
-
-/**
- * Diagnosis only: runs `send` with the connection's socket writes gathered into 64 KiB chunks,
- * each handed to the connection's own write path (backpressure included) as soon as it is full,
- * the rest when `send` returns to the event loop. This is what the connection layer would do if
- * it coalesced the messages of a synchronous run; it reaches into SwitchConnection's private
- * writeBytes, so it breaks loudly if that changes.
- */
-function withCoalescedWrites<T>(connection: SwitchConnection, send: () => Promise<T>): Promise<T> {
-  const target = connection as unknown as {writeBytes?: (bytes: Buffer) => void}
-  const original = target.writeBytes
-  if (typeof original !== 'function') throw new Error('SwitchConnection has no writeBytes any more: --diagnose needs updating')
-  const CHUNK = 64 * 1024
-  let batch: Buffer[] = []
-  let size = 0
-  const flush = () => {
-    if (size === 0) return
-    original.call(connection, batch.length === 1 ? batch[0]! : Buffer.concat(batch, size))
-    batch = []
-    size = 0
-  }
-  target.writeBytes = (bytes) => {
-    batch.push(bytes)
-    size += bytes.length
-    if (size >= CHUNK) flush()
-  }
-  try {
-    return send()
-  } finally {
-    delete target.writeBytes // back to the prototype's method
-    flush()
-  }
 }
 
 /** Encoding alone, no socket: the codec's share of our time. */
@@ -317,7 +272,7 @@ function byVariant(variant: Variant, run?: number): Measurement[] {
   return measurements.filter((m) => m.variant === variant && (run === undefined || m.run === run))
 }
 
-type Ratios = {plain?: number; bundle?: number; plainVsBundle?: number; paced?: number; coalesced?: number; bundleUnpaced?: number; bundleCoalesced?: number}
+type Ratios = {plain?: number; bundle?: number; plainVsBundle?: number; paced?: number}
 
 function runRatios(run: number): Ratios {
   const rate = (v: Variant) => byVariant(v, run)[0]?.flowsPerSec
@@ -327,9 +282,6 @@ function runRatios(run: number): Ratios {
     bundle: ratio(rate('ours-bundle'), rate('ofctl-bundle')),
     plainVsBundle: ratio(rate('ours'), rate('ofctl-bundle')),
     paced: ratio(rate('ours-paced'), rate('ofctl')),
-    coalesced: ratio(rate('ours-coalesced'), rate('ofctl')),
-    bundleUnpaced: ratio(rate('ours-bundle-unpaced'), rate('ofctl-bundle')),
-    bundleCoalesced: ratio(rate('ours-bundle-coalesced'), rate('ofctl-bundle')),
   }
 }
 
@@ -390,12 +342,7 @@ function report(ovsVersion: string | undefined): void {
     bundle: median(pick('bundle')),
     plainVsBundle: median(pick('plainVsBundle')),
   }
-  const diagnostics: Array<[keyof Ratios, Variant, string]> = [
-    ['paced', 'ours-paced', 'ofctl'],
-    ['coalesced', 'ours-coalesced', 'ofctl'],
-    ['bundleUnpaced', 'ours-bundle-unpaced', 'ofctl-bundle'],
-    ['bundleCoalesced', 'ours-bundle-coalesced', 'ofctl-bundle'],
-  ]
+  const diagnostics: Array<[keyof Ratios, Variant, string]> = [['paced', 'ours-paced', 'ofctl']]
   const diagnosticRatios: Partial<Record<keyof Ratios, number>> = {}
   for (const [key, variant] of diagnostics) if (variants.includes(variant)) diagnosticRatios[key] = median(pick(key))
   const encodeMs = median(encodeOnlyMs)

@@ -1,16 +1,10 @@
-import {EventEmitter} from 'node:events';
 import {expect} from 'chai';
 import {decodeMessage, encodeMessage, type OfMessage} from '../../../src/openflow/codec.js';
-import type {Outgoing} from '../../../src/openflow/connection.js';
 import {parseDumpFlows} from '../../../src/lab/ovs.js';
 import {
   BENCH_COOKIE_BASE, checkTable, makeFlows, ofctlActions, ofctlMatch, parseAggregateFlowCount, sampleIndexes,
   toFlowMod, toOfctlLine, type FlowSpec,
 } from '../../../bench/flowmod-flows.js';
-import {
-  BUNDLE_ATOMIC, BUNDLE_ORDERED, BundleCtrl, BundleError, ONF_EXPERIMENTER_ID, ONFT_BUNDLE_ADD_MESSAGE, bundleAdd,
-  bundleControl, parseBundleControl, sendBundle, type BundleChannel,
-} from '../../../bench/flowmod-bundle.js';
 import {parseBashTimes, parseStatCpuTicks} from '../../../bench/flowmod-proc.js';
 
 /** What `ovs-ofctl dump-flows` prints for a flow installed as sent. */
@@ -115,118 +109,6 @@ describe('bench/flowmod helpers', function () {
   it('reads flow_count from dump-aggregate', function () {
     expect(parseAggregateFlowCount('OFPST_AGGREGATE reply (OF1.3) (xid=0x2): packet_count=0 byte_count=0 flow_count=100000\n')).to.equal(100000);
     expect(() => parseAggregateFlowCount('ovs-ofctl: br0 is not a bridge')).to.throw(/flow_count/);
-  });
-
-  describe('ONF bundle messages (EXT-230)', function () {
-    it('encodes a bundle control as OVS expects it', function () {
-      const bytes = encodeMessage({...bundleControl(7, BundleCtrl.COMMIT_REQUEST, BUNDLE_ATOMIC | BUNDLE_ORDERED), xid: 0x11} as OfMessage);
-      expect(bytes.toString('hex')).to.equal('04040018' + '00000011' + '4f4e4600' + '000008fc' + '00000007' + '0004' + '0003');
-    });
-
-    it('wraps an encoded message in a bundle add, which reads back', function () {
-      const inner = encodeMessage({type: 'BARRIER_REQUEST', xid: 0x22});
-      const bytes = encodeMessage({...bundleAdd(7, BUNDLE_ORDERED, inner), xid: 0x22} as OfMessage);
-      expect(bytes.length).to.equal(16 + 8 + 8);
-      expect(bytes.subarray(0, 24).toString('hex')).to.equal('04040020' + '00000022' + ONF_EXPERIMENTER_ID.toString(16) + ONFT_BUNDLE_ADD_MESSAGE.toString(16).padStart(8, '0') + '00000007' + '0000' + '0002');
-      expect(bytes.subarray(24).equals(inner)).to.equal(true);
-      expect(decodeMessage(bytes)).to.deep.equal({type: 'BUNDLE_ADD_MESSAGE', xid: 0x22, bundleId: 7, flags: BUNDLE_ORDERED, message: {type: 'BARRIER_REQUEST', xid: 0x22}});
-    });
-
-    it('parses bundle control replies and nothing else', function () {
-      const reply = decodeMessage(encodeMessage({...bundleControl(3, BundleCtrl.OPEN_REPLY, 0), xid: 1} as OfMessage));
-      expect(parseBundleControl(reply)).to.deep.equal({bundleId: 3, type: BundleCtrl.OPEN_REPLY, flags: 0});
-      expect(parseBundleControl({type: 'BARRIER_REPLY', xid: 1})).to.equal(undefined);
-      expect(parseBundleControl({type: 'EXPERIMENTER', xid: 1, experimenter: ONF_EXPERIMENTER_ID, expType: 2300, data: Buffer.alloc(4)})).to.equal(undefined);
-    });
-  });
-
-  describe('sendBundle', function () {
-    /** A switch that answers bundle controls and barriers; xids count up like SwitchConnection's. */
-    class FakeChannel extends EventEmitter implements BundleChannel {
-      readonly sent: Array<{xid: number; message: Outgoing}> = [];
-      writable = true;
-      flushes = 0;
-      nextXid = 40;
-      refuse?: {xid?: number; control?: number};
-      extraSendAt?: number;
-
-      send(message: Outgoing): number {
-        const xid = this.nextXid++;
-        this.sent.push({xid, message});
-        if (this.sent.length === this.extraSendAt) this.nextXid++; // something else slipped in
-        if (this.sent.length % 3 === 0) this.writable = false;
-        const data = message.type === 'EXPERIMENTER' && message.expType === 2300 ? message.data : undefined;
-        const control = data?.readUInt16BE(4);
-        setImmediate(() => {
-          if (this.refuse && (this.refuse.xid === xid || (control !== undefined && this.refuse.control === control))) {
-            this.emit('message', {type: 'ERROR', xid, errorType: 17, code: 5, data: Buffer.alloc(0)});
-          } else if (data && control !== undefined) {
-            this.emit('message', decodeMessage(encodeMessage({...bundleControl(data.readUInt32BE(0), control + 1, data.readUInt16BE(6)), xid} as OfMessage)));
-          }
-        });
-        return xid;
-      }
-
-      flush(): Promise<void> {
-        this.flushes++;
-        this.writable = true;
-        return new Promise((resolve) => setImmediate(resolve));
-      }
-
-      barrier(): Promise<void> {
-        this.sent.push({xid: this.nextXid++, message: {type: 'BARRIER_REQUEST'}});
-        return new Promise((resolve) => setImmediate(resolve));
-      }
-
-      controls(): number[] {
-        return this.sent.flatMap(({message}) => (message.type === 'EXPERIMENTER' && message.expType === 2300 ? [message.data.readUInt16BE(4)] : []));
-      }
-    }
-
-    const encodeBarrier = (_: number, xid: number) => encodeMessage({type: 'BARRIER_REQUEST', xid});
-
-    for (const pace of [false, true]) {
-      it(`opens, adds with the outer xid inside, syncs with a barrier, commits${pace ? ' (paced)' : ''}`, async function () {
-        const channel = new FakeChannel();
-        const result = await sendBundle(channel, 5, encodeBarrier, {bundleId: 9, pace});
-        expect(result).to.deep.equal({errors: [], committed: true});
-        expect(channel.controls()).to.deep.equal([BundleCtrl.OPEN_REQUEST, BundleCtrl.COMMIT_REQUEST]);
-        const adds = channel.sent.filter(({message}) => message.type === 'EXPERIMENTER' && message.expType === ONFT_BUNDLE_ADD_MESSAGE);
-        expect(adds).to.have.length(5);
-        for (const {xid, message} of adds) {
-          if (message.type !== 'EXPERIMENTER') throw new Error('not an experimenter message');
-          expect(message.data.readUInt32BE(0)).to.equal(9);
-          expect(message.data.readUInt16BE(6)).to.equal(BUNDLE_ATOMIC | BUNDLE_ORDERED);
-          expect(message.data.readUInt32BE(8 + 4), 'inner xid').to.equal(xid);
-        }
-        expect(channel.sent.map(({message}) => message.type === 'BARRIER_REQUEST')).to.deep.equal([false, false, false, false, false, false, true, false]);
-        expect(channel.flushes > 0).to.equal(pace);
-      });
-    }
-
-    it('discards, and commits nothing, when the switch refused an add', async function () {
-      const channel = new FakeChannel();
-      channel.refuse = {xid: 42};
-      const result = await sendBundle(channel, 4, encodeBarrier);
-      expect(result.committed).to.equal(false);
-      expect(result.errors.map((e) => e.xid)).to.deep.equal([42]);
-      expect(channel.controls()).to.deep.equal([BundleCtrl.OPEN_REQUEST, BundleCtrl.DISCARD_REQUEST]);
-    });
-
-    it('fails with BundleError when the switch refuses to open', async function () {
-      const channel = new FakeChannel();
-      channel.refuse = {control: BundleCtrl.OPEN_REQUEST};
-      const error = await sendBundle(channel, 2, encodeBarrier).then(() => undefined, (e: unknown) => e);
-      expect(error).to.be.instanceOf(BundleError);
-      expect(channel.listenerCount('message')).to.equal(0);
-    });
-
-    it('fails loudly when another message took the xid an inner message was given', async function () {
-      const channel = new FakeChannel();
-      channel.extraSendAt = 2;
-      const error = await sendBundle(channel, 4, encodeBarrier).then(() => undefined, (e: unknown) => e);
-      expect(String(error)).to.match(/went out with xid 43, its inner message has 42/);
-    });
   });
 
   describe('process measurements', function () {
