@@ -897,7 +897,8 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
 
   /** Resolves flush() waiters once nothing is held back any more. */
   private settleFlushes(): void {
-    if (this.flushWaiters.length === 0 || this.blocked || this.streaming || this.behind.length > 0) return;
+    // Closing: close() hands everything over, and finish() resolves the waiters.
+    if (this.flushWaiters.length === 0 || this.blocked || this.streaming || this.behind.length > 0 || this.closing) return;
     if (this.stateValue === 'closed') {
       for (const waiter of this.flushWaiters.splice(0)) waiter();
       return;
@@ -1285,6 +1286,7 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
       this.pending.delete(xid);
       entry.reject(closed);
     }
+    this.watches.clear();
     this.queue.length = 0;
     this.queueHead = 0;
     this.queuedBytesValue = 0;
