@@ -2,8 +2,10 @@
  * The OpenFlow 1.3 codec: `encodeMessage` and `decodeMessage`, pure functions over Buffers.
  *
  * One registry maps each OFPT_* number to its readable name; each message type has a body
- * encoder and decoder. Encoding writes the header with a zero length, then the body, then
- * patches the length. Decoding checks the header, bounds a Reader to exactly the message, and
+ * encoder and decoder (ROLE_STATUS and the ONF bundle messages travel as OFPT_EXPERIMENTER).
+ * Encoding writes the header with a zero length, then the body, then patches the length, into
+ * a reused buffer (encodeMessage copies the message out once; encodeMessageInto appends to a
+ * caller's Writer). Decoding checks the header, bounds a Reader to exactly the message, and
  * dispatches on the type byte. The decoder throws nothing but DecodeError.
  *
  * This module is the entry point: it re-exports the types, errors, constants (as `OFP`), the

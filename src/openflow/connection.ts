@@ -1,7 +1,13 @@
 /**
  * One switch's OpenFlow 1.3 channel over TCP: HELLO negotiation, FEATURES (the datapath id),
  * echo both ways with an inactivity timeout, requests matched to replies by xid with a timeout
- * each, multipart replies joined, barrier-confirmed sends, and write backpressure.
+ * each, multipart replies joined, barrier-confirmed batches, ONF bundles (EXT-230), and write
+ * backpressure.
+ *
+ * Output: messages are encoded straight into 64 KiB chunks, one socket write per chunk (a
+ * partial chunk at the end of the tick); under backpressure whole chunks wait in a queue. Batches
+ * and bundles of any size are streamed, a few chunks at a time as the switch reads, so that
+ * memory stays bounded and the event loop is never held for long.
  *
  * The connection never decides anything about roles: it reports what the switch said (replies,
  * errors, asynchronous messages) and the registry decides.
