@@ -16,7 +16,11 @@
 //   takeover    -> the last bridge's flow_switch_takeover (flow stats, reconcile with the mirrored
 //               table, repairs; requests for a switch wait for its takeover)
 //   first write -> the client has its first 200 from the new master
-// plus each bridge's reconcile duration as the successor reports it (durationMs).
+// plus each bridge's reconcile duration as the successor reports it (durationMs), any other role
+// change of the survivors before the first 200 (self-fences, re-promotions), and from a tap on the
+// flow data bus (bench/flows-tap.ts): the snapshots the successor sent the entry slave (count, MB,
+// against one copy of every table as snapshot JSON), the first delta and ack of the new term, the
+// first request forwarded to the successor and the reply that carried the first 200.
 //
 // Usage: npm run bench:failover-writes -- [--rounds 10] [--bridges 4] [--flows 10000] [--writers 1] [--audit]
 //          [--stalls] [--cpu-prof DIR]
@@ -240,9 +244,14 @@ try {
       console.log(`            event-loop blocks >= 50 ms after the kill (length@start): ${blocks.join('; ')}`)
     }
     if (profDir) {
+      // One collection per instance and round (the profiler restarts after each).
+      const files = new Map([[successor, await collectProfile(successor.pid!, profDir)], [entry, await collectProfile(entry.pid!, profDir)]])
+      const t = summarizeProfile(files.get(successor)!, epochToMonotonicUs(promoted.ts), epochToMonotonicUs(lastTakeover))
+      console.log(`            cpu of ${successor.id} (successor) promotion -> last takeover: ${t.totalMs} ms sampled, ${t.idleMs} idle; ` +
+        `${t.byCategory.slice(0, 10).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+      console.log(`              top: ${t.topFunctions.slice(0, 10).map(([k, v]) => `${k} ${v}`).join('; ')}`)
       for (const m of [successor, entry]) {
-        const file = await collectProfile(m.pid!, profDir)
-        const prof = summarizeProfile(file, epochToMonotonicUs(killedAt), epochToMonotonicUs(first.doneAt))
+        const prof = summarizeProfile(files.get(m)!, epochToMonotonicUs(killedAt), epochToMonotonicUs(first.doneAt))
         console.log(`            cpu of ${m.id} (${m === successor ? 'successor' : 'entry slave'}) kill -> first 200: ${prof.totalMs} ms sampled, ${prof.idleMs} idle; ` +
           `${prof.byCategory.slice(0, 10).map(([k, v]) => `${k} ${v}`).join(', ')}`)
         console.log(`              top: ${prof.topFunctions.slice(0, 10).map(([k, v]) => `${k} ${v}`).join('; ')}`)
