@@ -51,6 +51,15 @@ export interface ReconcileOptions {
   deleted?: Iterable<string | FlowIdentity>;
   /** Report timed flows missing from the switch as `expired` instead of re-installing them. Default true. */
   expireTimedOut?: boolean;
+  /**
+   * Which side is the truth for owned flows. 'table' (default): the switch is brought in line with
+   * the table. 'switch' (a takeover with a mirror not known to be in sync with the last master, whose
+   * every acknowledged change the switch confirmed): the table takes the switch's owned flows —
+   * unknown ones adopted whatever `unknown` says, table entries absent from the switch dropped
+   * (`dropped`), differing ones replaced by the switch's (`differing`), nothing sent to the switch
+   * except the removal of `deleted` identities.
+   */
+  truth?: 'table' | 'switch';
 }
 
 export interface ReconcilePlan {
@@ -61,8 +70,10 @@ export interface ReconcilePlan {
    * other: an ADD per adopted flow, a DELETE_STRICT per expired entry.
    */
   tableFlowMods: FlowModMessage[];
-  /** Owned table entries absent from the switch (re-installed). */
+  /** Owned table entries absent from the switch (re-installed; with truth 'switch', see `dropped`). */
   missing: FlowEntry[];
+  /** truth 'switch': owned table entries absent from the switch, dropped from the table (never re-installed). */
+  dropped: FlowEntry[];
   /** Same identity, other content (fixed from the table). */
   differing: { expected: FlowEntry; actual: FlowEntry }[];
   /** Owned switch flows the cluster deleted (removed). */
@@ -92,6 +103,7 @@ export function reconcile(table: FlowTable, switchFlows: readonly (FlowStats | F
   const ns = options.ownedCookie ?? table.ownedCookie;
   const owned = (e: { cookie: bigint }) => cookieInNamespace(e.cookie, ns);
   const expireTimedOut = options.expireTimedOut ?? true;
+  const switchIsTruth = options.truth === 'switch';
   const deletedKeys = new Set<string>();
   for (const d of options.deleted ?? []) deletedKeys.add(typeof d === 'string' ? d : flowKey(d));
 
@@ -102,7 +114,7 @@ export function reconcile(table: FlowTable, switchFlows: readonly (FlowStats | F
   }
 
   const plan: ReconcilePlan = {
-    switchFlowMods: [], tableFlowMods: [], missing: [], differing: [], deleted: [], unknown: [], expired: [],
+    switchFlowMods: [], tableFlowMods: [], missing: [], dropped: [], differing: [], deleted: [], unknown: [], expired: [],
     conflicts: [], foreignOnSwitch: 0, foreignInTable: 0,
   };
   const installs: FlowModMessage[] = [];
@@ -117,7 +129,10 @@ export function reconcile(table: FlowTable, switchFlows: readonly (FlowStats | F
     ownedKeys.add(key);
     const actual = onSwitch.get(key);
     if (!actual) {
-      if (expireTimedOut && (expected.idleTimeout > 0 || expected.hardTimeout > 0)) {
+      if (switchIsTruth) {
+        plan.dropped.push(expected);
+        plan.tableFlowMods.push(deleteFlowModFor(expected));
+      } else if (expireTimedOut && (expected.idleTimeout > 0 || expected.hardTimeout > 0)) {
         plan.expired.push(expected);
         plan.tableFlowMods.push(deleteFlowModFor(expected));
       } else {
@@ -128,7 +143,8 @@ export function reconcile(table: FlowTable, switchFlows: readonly (FlowStats | F
       plan.conflicts.push({ expected, actual });
     } else if (!sameFlowContent(expected, actual)) {
       plan.differing.push({ expected, actual });
-      installs.push(sameFlowSettings(expected, actual) ? fixInstructionsFlowMod(expected) : restoreFlowMod(expected));
+      if (switchIsTruth) plan.tableFlowMods.push(restoreFlowMod(actual));
+      else installs.push(sameFlowSettings(expected, actual) ? fixInstructionsFlowMod(expected) : restoreFlowMod(expected));
     }
   }
 
@@ -142,7 +158,7 @@ export function reconcile(table: FlowTable, switchFlows: readonly (FlowStats | F
       removals.push(deleteFlowModFor(actual));
     } else {
       plan.unknown.push(actual);
-      if (options.unknown === 'adopt') plan.tableFlowMods.push(restoreFlowMod(actual));
+      if (options.unknown === 'adopt' || switchIsTruth) plan.tableFlowMods.push(restoreFlowMod(actual));
       else removals.push(deleteFlowModFor(actual));
     }
   }

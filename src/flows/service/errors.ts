@@ -9,9 +9,21 @@ import type {CookieNamespace} from '../flow-table.js';
  * mastership ended before the request was sent. Nothing was sent to the switch: retry on the master.
  */
 export class InstanceNotMasterError extends NoMasterError {
-  override readonly name = 'InstanceNotMasterError';
+  override readonly name: string = 'InstanceNotMasterError';
   constructor(readonly instId: number, readonly role: string, detail?: string) {
     super(`instance ${instId} is not the master (role ${role})${detail ? `: ${detail}` : ''}; flow requests go to the master`);
+  }
+}
+
+/**
+ * The switch refused a flow-mod with OFPET_BAD_REQUEST/OFPBRC_IS_SLAVE: another instance took it
+ * over (a higher generation id) between the election's verdict and the flow-mod. Nothing was
+ * applied and the request is fine: retry, it reaches the new master. REST: 503.
+ */
+export class SwitchDemotedError extends InstanceNotMasterError {
+  override readonly name = 'SwitchDemotedError';
+  constructor(instId: number, readonly dpid: string) {
+    super(instId, 'slave on the switch', `switch ${dpid} answered that this instance is no longer its master; nothing was applied; retry: a new master is taking over`);
   }
 }
 

@@ -45,7 +45,7 @@ import {
   NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError, type FlowProgrammer, type ProgramOptions, type ProgramResult,
 } from '../programmer.js';
 import {reconcile, type ReconcilePlan} from '../reconcile.js';
-import {ForeignCookieError, InstanceNotMasterError} from './errors.js';
+import {ForeignCookieError, InstanceNotMasterError, SwitchDemotedError} from './errors.js';
 import {checkSettings, resolveSettings, validateAuditCron, type FlowServiceSettings, type RuntimeSettings} from './settings.js';
 import {
   SNAPSHOT_PART, SnapshotAssembler, backupRoutingKey, fromMaster, instanceIdOf, instanceRoutingKey, isInstanceId, jsonBytes,
@@ -96,6 +96,14 @@ export interface FlowServiceOptions {
 export interface DeviceReconcileReport {
   dpid: string;
   mode: 'takeover' | 'audit';
+  /**
+   * Which side was the truth: 'table' (the mirror was known in sync with the last master, or this
+   * master's own table: the switch is brought in line) or 'switch' (a takeover with a mirror that may
+   * have missed acknowledged changes: the table takes the switch's owned flows).
+   */
+  truth: 'table' | 'switch';
+  /** Why that side. */
+  why: string;
   /** Owned flows re-installed on the switch. */
   restored: number;
   /** Owned flows whose content was fixed on the switch. */
@@ -106,6 +114,10 @@ export interface DeviceReconcileReport {
   adopted: number;
   /** Timed entries the switch no longer has, dropped from the table. */
   expired: number;
+  /** truth 'switch': table entries the switch does not have, dropped from the table (not re-installed). */
+  dropped: number;
+  /** truth 'switch': table entries whose content the switch holds otherwise, taken from the switch. */
+  updated: number;
   /** Table entries whose identity the switch holds under a foreign cookie (left alone). */
   conflicts: number;
   /** Flow-mods of the repair the switch refused. */
@@ -147,6 +159,10 @@ export interface DeviceStats {
   buffered?: number;
   /** Slave: waiting for a snapshot. */
   awaitingSnapshot?: boolean;
+  /** Slave: the mirror is known in sync with the current master (a takeover would trust it). */
+  trusted?: boolean;
+  /** Slave: why (not) trusted. */
+  trust?: string;
 }
 
 export interface FlowServiceCounters {
@@ -176,6 +192,10 @@ export interface FlowServiceCounters {
   busDropped: number;
   takeovers: number;
   takeoverRepairs: number;
+  /** Takeovers of a switch with the switch as the truth (the mirror was not known in sync). */
+  takeoversFromSwitch: number;
+  /** Slave: times its mirrors stopped being trusted (role change, bus loss, not in the master's slave set, stall). */
+  mirrorDistrusted: number;
   adopted: number;
   audits: number;
   auditRepairs: number;
@@ -248,9 +268,17 @@ function emptyCounters(): FlowServiceCounters {
   return {
     requests: 0, refused: 0, batches: 0, flowModsSent: 0, deltasSent: 0, deltasOversize: 0, snapshotsSent: 0, snapshotPartsSent: 0,
     snapshotRequestsAnswered: 0, acksReceived: 0, acksLate: 0, publishFailed: 0, deltasReceived: 0, snapshotsReceived: 0, acksSent: 0,
-    snapshotRequestsSent: 0, staleIgnored: 0, malformedDropped: 0, busDropped: 0, takeovers: 0, takeoverRepairs: 0, adopted: 0,
+    snapshotRequestsSent: 0, staleIgnored: 0, malformedDropped: 0, busDropped: 0, takeovers: 0, takeoverRepairs: 0, takeoversFromSwitch: 0,
+    mirrorDistrusted: 0, adopted: 0,
     audits: 0, auditRepairs: 0, reconcileFailures: 0, modelDisagreements: 0,
   };
+}
+
+const NOT_LISTED = "the master does not list this instance among the slaves whose acks it waits for (it counted it out)";
+
+/** The `slaves` of a master's delta or snapshot (undefined: absent or malformed, i.e. not listed). */
+function slavesOf(v: unknown): number[] | undefined {
+  return Array.isArray(v) && v.length <= 65535 && v.every(isInstanceId) ? v : undefined;
 }
 
 function unref(t: NodeJS.Timeout | undefined): void {
@@ -293,6 +321,24 @@ export class FlowService implements FlowProgrammer {
   readonly #acksToSend = new Map<string, number>();
   #acksScheduled = false;
   #snapSeq = 0;
+  /**
+   * Slave: device → the term in which its mirror is known in sync with that term's master: it got a
+   * snapshot of that term listing this instance among the slaves whose acks the master waits for,
+   * and nothing since could have made it miss a change (see #distrustAll and #mirrorReceive).
+   */
+  readonly #trust = new Map<string, number>();
+  /** Slave: why a device's mirror is not trusted (latest reason); #distrustWhy for the others. */
+  readonly #distrust = new Map<string, string>();
+  #distrustWhy = 'no snapshot from a master yet';
+  /** Slave: when the backup timer last ran (a stalled process may have been counted out by the master). */
+  #lastTickAt: number;
+  /**
+   * Master: devices whose table is the truth at takeover (the mirror was trusted at promotion, or
+   * a takeover of it finished in this term); the others are taken over from the switch.
+   */
+  #tableTrusted = new Set<string>();
+  /** Master: why a device's table is not trusted (for the takeover's log line). */
+  #untrustedWhy = new Map<string, string>();
 
   #tickTimer: NodeJS.Timeout | undefined;
   #auditTask: ScheduledTask | undefined;
@@ -301,6 +347,11 @@ export class FlowService implements FlowProgrammer {
   readonly #warnings: RateLimitedWarning;
 
   readonly #listeners: {[E in FlowSwitchEvent]: (...args: RegistryEvents[E]) => void};
+  readonly #onBusDown = (reason: string) => {
+    if (this.#closed || this.#role === 'master') return;
+    this.#distrustAll(`the flow data bus connection was lost (${reason}): backup messages may have been missed`);
+  };
+
   readonly #onDropped = (d: DroppedMessage) => {
     if (this.#closed) return;
     this.#counters.busDropped++;
@@ -319,10 +370,12 @@ export class FlowService implements FlowProgrammer {
     this.#settings = resolveSettings(options.settings);
     this.#warnings = new RateLimitedWarning(this.#log, 5000, this.#now);
     this.#mirror = this.#newMirror();
+    this.#lastTickAt = this.#now();
 
     this.#bus.subscribe(backupRoutingKey(this.domain), (body, info) => this.#onBus(body, info));
     this.#bus.subscribe(instanceRoutingKey(this.domain, this.instId), (body, info) => this.#onBus(body, info));
     this.#bus.on('dropped', this.#onDropped);
+    this.#bus.on('down', this.#onBusDown);
 
     this.#listeners = {
       'switch-connected': (info) => this.#maybeTakeover(info.datapathId),
@@ -364,9 +417,11 @@ export class FlowService implements FlowProgrammer {
   setRole(role: Role, term: number, liveSlaves: number[] = []): void {
     if (this.#closed) return;
     const wasMaster = this.#role === 'master';
+    const previous = this.#role;
     if (role === 'master') {
       if (!wasMaster || term !== this.#term) {
         if (wasMaster) this.#stepDown(`term changed from ${this.#term} to ${term}`);
+        this.#checkStall();
         this.#role = 'master';
         this.#term = term;
         this.#liveSlaves = this.#slaveList(liveSlaves);
@@ -377,6 +432,10 @@ export class FlowService implements FlowProgrammer {
       if (wasMaster) this.#stepDown(`role ${role}`);
       this.#role = role;
       this.#term = term;
+      // Whatever it was before (unknown after a broker loss or a self-fence, master, nothing at
+      // start), an instance that becomes slave may have missed changes: no mirror is trusted until
+      // the master's next snapshot of it.
+      if (role !== previous) this.#distrustAll(`became ${role} (was ${previous})`);
     }
     this.setLiveSlaves(liveSlaves);
   }
@@ -419,6 +478,52 @@ export class FlowService implements FlowProgrammer {
     this.#log.info('flow settings changed', {event: 'flow_settings', ...partial});
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Mirror trust (slave): may a takeover take the mirror for the truth?
+  // -------------------------------------------------------------------------------------------
+
+  /** Whether the mirror of a device is known in sync with the master of the term it follows, and why (not). */
+  #trustOf(device: string): {trusted: boolean; why: string} {
+    const pos = this.#mirror.position(device);
+    if (!pos) return {trusted: false, why: 'no mirror of this switch'};
+    if (this.#mirror.awaitingSnapshot().includes(device)) return {trusted: false, why: 'a gap in the deltas, not repaired by a snapshot yet'};
+    const t = this.#trust.get(device);
+    if (t === undefined) return {trusted: false, why: this.#distrust.get(device) ?? this.#distrustWhy};
+    if (t !== pos.term) return {trusted: false, why: `no snapshot of term ${pos.term} listing this instance among the master's slaves`};
+    return {trusted: true, why: `in sync with the master of term ${t} (snapshot and contiguous deltas, acks awaited from this instance)`};
+  }
+
+  /** Something may have made this instance miss changes: no mirror is trusted until its next snapshot. */
+  #distrustAll(why: string): void {
+    const had = this.#trust.size;
+    this.#trust.clear();
+    this.#distrust.clear();
+    this.#distrustWhy = why;
+    if (had > 0) {
+      this.#counters.mirrorDistrusted++;
+      this.#log.info('mirrors not trusted until the next snapshots: a takeover would take the switches for the truth', {
+        event: 'flow_mirror_untrusted', why, devices: had,
+      });
+    }
+  }
+
+  #distrustDevice(device: string, why: string): void {
+    if (this.#trust.delete(device)) this.#counters.mirrorDistrusted++;
+    this.#distrust.set(device, why);
+  }
+
+  /**
+   * The backup timer runs every backupPeriodMs; much later means the process was stalled (stopped,
+   * starved): the master may have counted this instance out and acknowledged changes without it.
+   */
+  #checkStall(): void {
+    const now = this.#now();
+    const late = now - this.#lastTickAt - this.#settings.backupPeriodMs;
+    if (this.#role !== 'master' && late > Math.max(1000, this.#settings.ackTimeoutMs / 2)) {
+      this.#distrustAll(`this instance was stalled for about ${Math.round(late)} ms: the master may have counted it out`);
+    }
+  }
+
   #slaveList(ids: number[]): number[] {
     return [...new Set(ids.filter((id) => isInstanceId(id) && id !== this.instId))].sort((a, b) => a - b);
   }
@@ -429,6 +534,15 @@ export class FlowService implements FlowProgrammer {
 
   #promote(term: number): void {
     const ownedCookie = this.#settings.ownedCookie;
+    this.#tableTrusted = new Set();
+    this.#untrustedWhy = new Map();
+    for (const device of this.#mirror.devices()) {
+      const t = this.#trustOf(device);
+      if (t.trusted) this.#tableTrusted.add(device);
+      else this.#untrustedWhy.set(device, t.why);
+    }
+    this.#trust.clear();
+    this.#distrust.clear();
     let rep: FlowReplicator;
     try {
       rep = FlowReplicator.fromMirror(this.#mirror, {term, ownedCookie});
@@ -453,7 +567,7 @@ export class FlowService implements FlowProgrammer {
     }
     this.#log.info('master: taking over the flow tables', {
       event: 'flow_takeover', term, devices: rep.devices().length, flows: rep.devices().reduce((n, d) => n + rep.device(d).table.size, 0),
-      slaves: rep.slaves(),
+      slaves: rep.slaves(), trusted: [...this.#tableTrusted], untrusted: Object.fromEntries(this.#untrustedWhy),
     });
     // The slaves learn the new term from these at once (else from their first snapshot request).
     for (const device of rep.devices()) this.#sendSnapshot(rep.device(device), rep.slaves());
@@ -656,6 +770,11 @@ export class FlowService implements FlowProgrammer {
     const acking: Array<[Request, number]> = [];
     batch.forEach((req, i) => {
       const refusal = results[i];
+      if (refusal?.is(OFP.OFPET_BAD_REQUEST, OFP.OFPBRC_IS_SLAVE)) {
+        // Not a verdict on the request: the switch has another master now (nothing applied).
+        this.#fail(req, new SwitchDemotedError(this.instId, lane.device));
+        return;
+      }
       if (refusal) {
         this.#counters.refused++;
         this.#fail(req, new SwitchRefusedError(`switch ${lane.device} refused the flow-mod: ${describeError(refusal)}`, refusal.codeName));
@@ -811,7 +930,7 @@ export class FlowService implements FlowProgrammer {
 
   /** Publishes a delta; false when it is larger than chunkBytes (send a snapshot instead). */
   #publishDelta(delta: FlowDelta): boolean {
-    const body = fromMaster(delta, this.instId);
+    const body = {...fromMaster(delta, this.instId), slaves: this.#ackedSlaves()};
     if (jsonBytes(body) > this.#settings.chunkBytes) {
       this.#counters.deltasOversize++;
       return false;
@@ -821,6 +940,14 @@ export class FlowService implements FlowProgrammer {
     return true;
   }
 
+  /**
+   * The slaves whose acks this master waits for, carried by every delta and snapshot: a slave not
+   * listed knows its mirror may miss acknowledged changes (it is not trusted at a takeover).
+   */
+  #ackedSlaves(): number[] {
+    return this.#replicator ? this.#replicator.slaves().map(Number) : [];
+  }
+
   /** The device's table whole (in parts when large) to each of `slaves`. */
   #sendSnapshot(log: DeviceLog, slaves: readonly string[]): void {
     if (slaves.length === 0) return;
@@ -828,6 +955,8 @@ export class FlowService implements FlowProgrammer {
     const messages = snapshotMessages(
       {device: log.device, term: log.term, version: log.version, entries: log.table.toSnapshot().entries}, this.instId, snap, this.#settings.chunkBytes,
     );
+    const waitedFor = this.#ackedSlaves();
+    for (const m of messages) m.slaves = waitedFor;
     for (const slave of slaves) {
       const key = instanceRoutingKey(this.domain, slave);
       for (const m of messages) this.#publish(key, m);
@@ -862,7 +991,7 @@ export class FlowService implements FlowProgrammer {
             this.#malformed('master: expected an instance id 1..65535', m.type);
             return;
           }
-          if (this.#role !== 'master') this.#mirrorReceive(m, o.master);
+          if (this.#role !== 'master') this.#mirrorReceive(m, o.master, slavesOf(o.slaves));
           return;
         case 'flow-ack': {
           const rep = this.#replicator;
@@ -914,7 +1043,10 @@ export class FlowService implements FlowProgrammer {
     const at = this.#mirror.position(p.device);
     if (at && at.term === p.term && at.version >= p.version) {
       // Already there (our ack was lost, or this is a re-send): confirm again, read nothing.
-      if (p.part === 0) this.#queueAck(p.device, p.master);
+      if (p.part === 0) {
+        this.#trustOnSnapshot(p.device, p.term, slavesOf(o.slaves));
+        this.#queueAck(p.device, p.master);
+      }
       return;
     }
     const r = this.#assembler.add(p, this.#now());
@@ -925,10 +1057,16 @@ export class FlowService implements FlowProgrammer {
       this.#malformed(`assembled snapshot: ${whole.reason}`, SNAPSHOT_PART);
       return;
     }
-    this.#mirrorReceive(whole.message as FlowSnapshot, r.master);
+    this.#mirrorReceive(whole.message as FlowSnapshot, r.master, slavesOf(o.slaves));
   }
 
-  #mirrorReceive(m: FlowDelta | FlowSnapshot, master: number): void {
+  /**
+   * Trust rules, per device: a snapshot of the mirror's term that lists this instance among the
+   * slaves the master waits for makes it trusted (if no gap remains); a delta or snapshot that does
+   * not list it distrusts every device (the master acknowledges without this instance); a gap
+   * distrusts the device until a snapshot.
+   */
+  #mirrorReceive(m: FlowDelta | FlowSnapshot, master: number, slaves: number[] | undefined): void {
     if (m.type === 'flow-snapshot') {
       this.#counters.snapshotsReceived++;
       this.#assembler.supersede(m.device, m.term, m.version);
@@ -941,9 +1079,24 @@ export class FlowService implements FlowProgrammer {
       return;
     }
     if (!this.#knownMaster || m.term >= this.#knownMaster.term) this.#knownMaster = {id: master, term: m.term};
+    if (!slaves?.includes(this.instId)) {
+      if (this.#trust.size > 0 || this.#distrustWhy !== NOT_LISTED) this.#distrustAll(NOT_LISTED);
+    } else if (out.status === 'buffered') {
+      this.#distrustDevice(m.device, 'a gap in the deltas, not repaired by a snapshot yet');
+    } else if (m.type === 'flow-snapshot') {
+      this.#trustOnSnapshot(m.device, m.term, slaves);
+    }
     this.#remember(m.device, out.changes);
     if (out.needSnapshot) this.#requestSnapshot(m.device, master);
     if (out.position) this.#queueAck(m.device, master);
+  }
+
+  #trustOnSnapshot(device: string, term: number, slaves: number[] | undefined): void {
+    if (this.#role === 'master' || !slaves?.includes(this.instId)) return;
+    const pos = this.#mirror.position(device);
+    if (!pos || pos.term !== term || this.#mirror.awaitingSnapshot().includes(device)) return;
+    this.#trust.set(device, term);
+    this.#distrust.delete(device);
   }
 
   #requestSnapshot(device: string, master: number): void {
@@ -995,6 +1148,7 @@ export class FlowService implements FlowProgrammer {
   #scheduleTick(): void {
     clearTimeout(this.#tickTimer);
     this.#tickTimer = undefined;
+    this.#lastTickAt = this.#now();
     if (this.#closed) return;
     this.#tickTimer = setTimeout(() => {
       this.#tickTimer = undefined;
@@ -1009,7 +1163,9 @@ export class FlowService implements FlowProgrammer {
   }
 
   #tick(): void {
+    this.#checkStall();
     const now = this.#now();
+    this.#lastTickAt = now;
     if (this.#role === 'master') {
       if (this.#settings.backupEnabled) this.#periodicBackup(now);
       return;
@@ -1099,16 +1255,28 @@ export class FlowService implements FlowProgrammer {
     }
     const mode = requested === 'audit' && lane.takeoverIncomplete ? 'takeover' : requested;
     const started = this.#now();
+    // At a takeover, the table is the truth only if the mirror it came from was known in sync with
+    // the last master (or this master already reconciled the switch in this term). Otherwise it may
+    // lack changes acknowledged without this instance: the switch, which confirmed every
+    // acknowledged change by barrier, is the truth.
+    const tableTrusted = mode !== 'takeover' || this.#tableTrusted.has(lane.device);
+    const why = mode !== 'takeover' ? 'audit: the table of this master is the truth'
+      : tableTrusted ? (this.#untrustedWhy.has(lane.device) ? 'reconciled earlier in this term' : 'the mirror was in sync with the last master')
+        : `the mirror was not known in sync with the last master: ${this.#untrustedWhy.get(lane.device) ?? 'no mirror of this switch'}`;
     const report: DeviceReconcileReport = {
-      dpid: lane.device, mode: requested, restored: 0, fixed: 0, removed: 0, adopted: 0, expired: 0, conflicts: 0, refused: 0, durationMs: 0,
+      dpid: lane.device, mode: requested, truth: tableTrusted ? 'table' : 'switch', why,
+      restored: 0, fixed: 0, removed: 0, adopted: 0, expired: 0, dropped: 0, updated: 0, conflicts: 0, refused: 0, durationMs: 0,
     };
     try {
       const flows = await this.#switches.flowStats(lane.dpid, {}, {timeoutMs: this.#settings.switchTimeoutMs});
       if (rep !== this.#replicator) return undefined;
       const log = rep.device(lane.device);
-      const policy = mode === 'takeover' ? this.#settings.unknownFlowPolicy : 'remove';
+      const policy = !tableTrusted ? 'adopt' : mode === 'takeover' ? this.#settings.unknownFlowPolicy : 'remove';
+      // Untrusted: no tombstone is applied either — a delete this mirror saw may have been followed
+      // by an acknowledged re-add it missed; only deletes of the trusted history are removed.
       const plan = reconcile(log.table, flows, {
-        unknown: policy, ownedCookie: this.#settings.ownedCookie, deleted: this.#tombstones.get(lane.device)?.keys() ?? [],
+        unknown: policy, ownedCookie: this.#settings.ownedCookie, truth: tableTrusted ? 'table' : 'switch',
+        deleted: tableTrusted ? this.#tombstones.get(lane.device)?.keys() ?? [] : [],
       });
       this.#fillReport(report, plan, policy);
       if (plan.switchFlowMods.length > 0) {
@@ -1134,7 +1302,10 @@ export class FlowService implements FlowProgrammer {
         const unaware = snapshotInstead ? rep.slaves() : rep.slaves().filter((s) => rep.ackedVersion(s, lane.device) === undefined);
         if (requested === 'takeover' || snapshotInstead) this.#sendSnapshot(log, unaware);
       }
-      if (mode === 'takeover') lane.takeoverIncomplete = false;
+      if (mode === 'takeover') {
+        lane.takeoverIncomplete = false;
+        if (rep === this.#replicator) this.#tableTrusted.add(lane.device); // from now on the table is this master's own
+      }
     } catch (error) {
       report.error = errorText(error);
       this.#counters.reconcileFailures++;
@@ -1148,10 +1319,13 @@ export class FlowService implements FlowProgrammer {
       }
     }
     report.durationMs = Math.round(this.#now() - started);
-    const repairs = report.restored + report.fixed + report.removed + report.adopted + report.expired;
+    const repairs = report.restored + report.fixed + report.removed + report.adopted + report.expired + report.dropped + report.updated;
+    if (mode === 'takeover' && report.truth === 'switch') this.#counters.takeoversFromSwitch++;
     if (requested === 'takeover') {
       this.#counters.takeoverRepairs += repairs;
-      this.#log.info('switch taken over', {event: 'flow_switch_takeover', term: rep.term, ...report});
+      this.#log.info(report.truth === 'switch'
+        ? 'switch taken over with the switch as the truth (its owned flows adopted, nothing re-installed)'
+        : 'switch taken over with the table as the truth (missing re-installed, deleted removed)', {event: 'flow_switch_takeover', term: rep.term, ...report});
     } else {
       this.#counters.audits++;
       this.#counters.auditRepairs += repairs;
@@ -1164,7 +1338,9 @@ export class FlowService implements FlowProgrammer {
 
   #fillReport(report: DeviceReconcileReport, plan: ReconcilePlan, policy: 'adopt' | 'remove'): void {
     report.restored = plan.missing.length;
-    report.fixed = plan.differing.length;
+    report.dropped = plan.dropped.length;
+    report.fixed = report.truth === 'table' ? plan.differing.length : 0;
+    report.updated = report.truth === 'switch' ? plan.differing.length : 0;
     report.removed = plan.deleted.length + (policy === 'remove' ? plan.unknown.length : 0);
     report.adopted = policy === 'adopt' ? plan.unknown.length : 0;
     report.expired = plan.expired.length;
@@ -1247,6 +1423,10 @@ export class FlowService implements FlowProgrammer {
         out.push({
           dpid: device, switchRole, term: pos?.term, version: pos?.version ?? 0, size: this.#mirror.table(device)?.size ?? 0,
           buffered: this.#mirror.bufferedDeltas(device), awaitingSnapshot: this.#mirror.awaitingSnapshot().includes(device),
+          ...(() => {
+            const t = this.#trustOf(device);
+            return {trusted: t.trusted, trust: t.why};
+          })(),
         });
       }
     }
@@ -1267,6 +1447,7 @@ export class FlowService implements FlowProgrammer {
     await this.#auditTask?.destroy();
     this.#auditTask = undefined;
     this.#bus.off('dropped', this.#onDropped);
+    this.#bus.off('down', this.#onBusDown);
     for (const e of Object.keys(this.#listeners) as FlowSwitchEvent[]) this.#switches.off(e, this.#listeners[e] as never);
     for (const lane of this.#lanes.values()) {
       for (const item of lane.items.splice(0)) if (item.kind === 'reconcile') item.done(undefined);

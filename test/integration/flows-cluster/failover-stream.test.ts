@@ -139,11 +139,9 @@ describe('flows under a cluster: SIGKILL the master in the middle of a stream', 
     }
 
     // ---- what the answers say ----
-    // KNOWN BUG, seen only on a starved machine where roles flap: a flow-mod that reaches a switch
-    // right after another instance took it over is refused by the switch with
-    // OFPET_BAD_REQUEST/OFPBRC_IS_SLAVE, and the flow service answers that as a SwitchRefusedError:
-    // 400, retriable false (src/flows/service/flow-service.ts, #runBatch, per-message refusals).
-    // Nothing was applied and the request is fine: it should be a 503 (NoMasterError), retriable.
+    // On a starved machine where roles flap, a flow-mod can reach a switch right after another
+    // instance took it over: the switch answers OFPET_BAD_REQUEST/OFPBRC_IS_SLAVE, which the flow
+    // service answers 503 (SwitchDemotedError, a NoMasterError): nothing applied, retriable.
     const bad = records.filter((r) => r.outcome.status !== 200 && !retriable(r.outcome))
     expect(bad.map((r) => `${r.op.command} via ${r.via}: ${outcomeName(r.outcome)} ${r.outcome.text}`), 'answers that are neither 200 nor retriable').to.deep.equal([])
     const failed = records.filter((r) => r.outcome.status !== 200)
@@ -163,8 +161,7 @@ describe('flows under a cluster: SIGKILL the master in the middle of a stream', 
     const resurrected = mustNotHave.filter((f) => has(f.flow, onSwitch))
     if (lost.length + resurrected.length > 0) explainFlows(sc, records, killedAt!, [...lost, ...resurrected].map((f) => f.flow))
     expect(lost.map(where), 'acknowledged adds missing from the switch').to.deep.equal([])
-    // On a starved machine this can fail through the KNOWN BUG shown deterministically below (a
-    // master of the moment with no live slave acknowledges alone, then loses its role).
+    // (A master of the moment with no live slave acknowledges alone: see the test below.)
     expect(resurrected.map(where), 'acknowledged deletes back on the switch').to.deep.equal([])
     // The new master's table has what the switch has (count per device), and so has the
     // surviving slave's mirror; and the table itself, read back through the switch: wipe every
@@ -251,20 +248,15 @@ describe('flows under a cluster: SIGKILL the master in the middle of a stream', 
     ].join('\n'))
   })
 
-  // KNOWN BUG — src/flows/service/flow-service.ts: a request is acknowledged once the switch
-  // confirmed it and every *live slave* acked it (#awaitAcks -> FlowReplicator.pendingAcks over the
-  // slave set kept by setLiveSlaves, which src/controller/instance.ts feeds with the election
-  // peers whose role is 'slave'). With no live slave (the others hung, cut off, or between roles
-  // after a self-fence) the master acknowledges changes that exist nowhere but in its own memory
-  // and on the switch. When that master goes and an instance whose mirror never saw them takes
-  // over, its takeover reconciliation (src/flows/reconcile.ts: re-install what is missing, fix
-  // what differs) takes the stale mirror for the truth: an acknowledged delete is re-installed and
-  // an acknowledged modify reverted. DESIGN.md promises "a failover loses nothing that was
-  // acknowledged, and resurrects nothing that was deleted". Seen first in the stream test above on
-  // a CPU-starved machine (a master of the moment had slaves [] after self-fences and acked a
-  // delete that came back); made deterministic here. Fails until the flow service stops
-  // acknowledging without a mirror to hold the change (or the next master learns of it otherwise).
-  it('KNOWN BUG (fails): a delete and a modify acknowledged while the master had no live slave are undone when an instance that never saw them takes over', async () => {
+  // A request is acknowledged once the switch confirmed it and every *live slave* acked it. With
+  // no live slave (both hung long enough for the election to expire them and the broker to drop
+  // their queues) the master acknowledges alone: the changes exist only in its memory and on the
+  // switch. When it dies, the instance that takes over has a mirror that never saw them; it knows
+  // (its data bus connection was lost, it rejoined as slave, the master's deltas stopped listing
+  // it...) that its mirror is not in sync, so its takeover takes the switch — which confirmed
+  // every acknowledged change by barrier — for the truth instead of re-installing from the mirror
+  // (src/flows/service/flow-service.ts, mirror trust; src/flows/reconcile.ts, truth 'switch').
+  it('a delete and a modify acknowledged while the master had no live slave survive the takeover by an instance that never saw them (the switch is its truth)', async () => {
     const sc = await env.start({ids: [1, 2, 3], bridges: 1})
     const master = sc.master()
     const slaves = sc.running().filter((m) => m !== master).sort((a, b) => a.id - b.id)
@@ -307,7 +299,9 @@ describe('flows under a cluster: SIGKILL the master in the middle of a stream', 
     const next = await sc.waitForSettled(30_000)
     const promotedAt = next.roleChanges.at(-1)!.ts
     const takeover = await next.waitForLine((l) => l.event === 'flow_switch_takeover' && l.dpid === bridge.dpidHex && l.ts > promotedAt, 10_000, 'the takeover')
-    console.log(`      (instance ${next.id} took over ${Math.round(promotedAt - killedAt)} ms after the kill: restored ${takeover.restored}, fixed ${takeover.fixed})`)
+    console.log(`      (instance ${next.id} took over ${Math.round(promotedAt - killedAt)} ms after the kill: truth ${takeover.truth} (${takeover.why}), ` +
+      `restored ${takeover.restored}, fixed ${takeover.fixed}, dropped ${takeover.dropped}, updated ${takeover.updated})`)
+    expect(takeover.truth, 'the stale mirror is not taken for the truth').to.equal('switch')
     expect(await switchLines(sc.lab, bridge), 'what was acknowledged, after the failover').to.deep.equal(acknowledged)
   })
 })

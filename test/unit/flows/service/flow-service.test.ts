@@ -11,7 +11,7 @@ import {MemoryLogger} from '../../../../src/log.js';
 import {FlowTable, entryFromFlowStats, type FlowEntry} from '../../../../src/flows/flow-table.js';
 import {encodeBackupMessage, deviceId} from '../../../../src/flows/mirror.js';
 import {NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError} from '../../../../src/flows/programmer.js';
-import {ForeignCookieError, FlowServiceConfigError, InstanceNotMasterError} from '../../../../src/flows/service/errors.js';
+import {ForeignCookieError, FlowServiceConfigError, InstanceNotMasterError, SwitchDemotedError} from '../../../../src/flows/service/errors.js';
 import {FlowService, type FlowServiceStats} from '../../../../src/flows/service/flow-service.js';
 import type {FlowServiceSettings} from '../../../../src/flows/service/settings.js';
 import {backupRoutingKey, instanceRoutingKey, SNAPSHOT_PART} from '../../../../src/flows/service/wire.js';
@@ -245,6 +245,19 @@ describe('FlowService', function () {
       const te = await t;
       expect(te).to.be.instanceOf(ProgramTimeoutError);
       expect((te as Error).message).to.match(/may or may not/);
+    });
+  });
+
+  describe('switch demoted this instance (IS_SLAVE)', function () {
+    it('a flow-mod refused with OFPBRC_IS_SLAVE is a retriable NoMasterError (503), not a refusal', async function () {
+      const [a] = await cluster({slaves: []});
+      net.refuse = () => [OFP.OFPET_BAD_REQUEST, OFP.OFPBRC_IS_SLAVE];
+      const e = await Promise.all([a!.svc.program(D1, add(1)).catch((x: unknown) => x), flush()]).then(([x]) => x);
+      expect(e).to.be.instanceOf(SwitchDemotedError).and.instanceOf(NoMasterError).and.not.instanceOf(SwitchRefusedError);
+      expect(e).to.include({status: 503, retriable: true});
+      expect((e as Error).message).to.match(/switch 0000000000000001 answered that this instance is no longer its master.*retry: a new master is taking over/);
+      expect(counters(a!).refused).to.equal(0);
+      expect(a!.svc.tableOf(D1)!.size).to.equal(0);
     });
   });
 
@@ -533,6 +546,105 @@ describe('FlowService', function () {
       expect(await inFlight).to.be.instanceOf(ProgramTimeoutError);
       expect(a!.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: 1});
       expect(keysOf(a!.svc.tableOf(D1)!)).to.deep.equal(['1:f100000000000001']);
+    });
+  });
+
+  describe('takeover: mirror trust', function () {
+    function modifyOut(priority: number, out: number): FlowModMessage {
+      return {...add(priority, priority, out), command: OFP.OFPFC_MODIFY_STRICT, cookieMask: 0xffff_ffff_ffff_ffffn};
+    }
+
+    function takeoverLine(n: Node): Record<string, unknown> {
+      const lines = n.log.lines.filter((l) => l.event === 'flow_switch_takeover');
+      expect(lines).to.have.length(1);
+      return lines[0] as Record<string, unknown>;
+    }
+
+    it('no live slave: a delete and a modify the master acknowledged alone survive the promotion of a stale slave', async function () {
+      const [a, b, c] = await cluster({slaves: [2, 3]});
+      await Promise.all([a!.svc.program(D1, add(1)), a!.svc.program(D1, add(2)), a!.svc.program(D1, add(3)), flush()]);
+      expect(b!.svc.stats().devices[0]).to.include({trusted: true});
+      // Both slaves hang: the broker drops their queues, the election counts them out.
+      broker.disconnect(b!.bus);
+      broker.disconnect(c!.bus);
+      a!.svc.setLiveSlaves([]);
+      await flush();
+      const del = await Promise.all([a!.svc.program(D1, delStrict(1)), flush()]).then(([r]) => r);
+      const mod = await Promise.all([a!.svc.program(D1, modifyOut(2, 9)), flush()]).then(([r]) => r);
+      expect([del.version, mod.version]).to.deep.equal([4, 5]); // acknowledged by the master alone
+      const acknowledged = owned(net.table(D1));
+      expect(keysOf(acknowledged)).to.deep.equal(['3:f100000000000001', '2:f100000000000001']);
+      // The master dies; the slaves come back; the stale one (still at version 3) takes over.
+      await a!.svc.close();
+      broker.kill(a!.bus);
+      broker.reconnect(b!.bus);
+      broker.reconnect(c!.bus);
+      await flush();
+      expect(b!.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: 3});
+      expect(b!.svc.stats().devices[0]).to.include({trusted: false});
+      b!.sw.setRole(D1, 'master');
+      b!.svc.setRole('master', TERM2, [3]);
+      await flush();
+      // Neither resurrected nor reverted: the switch kept what was acknowledged; the table took it.
+      expect(net.table(D1).equals(acknowledged)).to.equal(true);
+      expect(b!.svc.tableOf(D1)!.equals(acknowledged)).to.equal(true);
+      expect(net.batches.filter((x) => x.from === 2)).to.have.length(0); // nothing sent to the switch
+      expect(c!.svc.tableOf(D1)!.equals(acknowledged)).to.equal(true); // and the other slave mirrors it
+      const line = takeoverLine(b!);
+      expect(line).to.include({truth: 'switch', restored: 0, fixed: 0, dropped: 1, updated: 1, level: 'info'});
+      expect(String(line.why)).to.match(/not known in sync.*data bus connection was lost/);
+      expect(counters(b!).takeoversFromSwitch).to.equal(1);
+    });
+
+    it('a slave the master counted out learns it from the deltas (not listed) and is not trusted, even with no bus loss', async function () {
+      const [a, b] = await cluster({slaves: [2]});
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      expect(b!.svc.stats().devices[0]).to.include({trusted: true});
+      a!.svc.setLiveSlaves([]); // expired by the election, its queue still there
+      await Promise.all([a!.svc.program(D1, add(2)), flush()]);
+      const st = b!.svc.stats().devices[0]!;
+      expect(st).to.include({trusted: false, version: 2});
+      expect(st.trust).to.match(/does not list this instance/);
+      // Counted in again: the master sends every table, listing it: trusted again.
+      a!.svc.setLiveSlaves([2]);
+      await flush();
+      expect(b!.svc.stats().devices[0]).to.include({trusted: true});
+    });
+
+    it('a trusted mirror is the truth: a flow missing from the switch is re-installed, a deleted one removed', async function () {
+      const [a, b] = await cluster({slaves: [2]});
+      await Promise.all([a!.svc.program(D1, add(1)), a!.svc.program(D1, add(2)), flush()]);
+      await Promise.all([a!.svc.program(D1, delStrict(2)), flush()]);
+      net.table(D1).apply(delStrict(1)); // lost by the switch
+      net.table(D1).apply(add(2)); // deleted by the cluster, back on the switch
+      await a!.svc.close();
+      b!.sw.setRole(D1, 'master');
+      b!.svc.setRole('master', TERM2, []);
+      await flush();
+      expect(keysOf(net.table(D1))).to.deep.equal(['1:f100000000000001']);
+      expect(takeoverLine(b!)).to.include({truth: 'table', restored: 1, removed: 1});
+    });
+
+    it('a rejoined slave is not trusted until the master\'s next snapshot, then it is', async function () {
+      const [a, b] = await cluster({slaves: [2]});
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      // It lost its role (broker loss, self-fence) and came back as slave.
+      a!.svc.setLiveSlaves([]);
+      b!.svc.setRole('unknown', TERM1, []);
+      b!.svc.setRole('slave', TERM1, []);
+      expect(b!.svc.stats().devices[0]).to.include({trusted: false});
+      expect(b!.svc.stats().devices[0]!.trust).to.match(/became slave \(was unknown\)/);
+      a!.svc.setLiveSlaves([2]); // the election sees it again: every table sent to it
+      await flush();
+      expect(b!.svc.stats().devices[0]).to.include({trusted: true});
+      // Trusted: at its promotion the mirror is the truth again.
+      net.table(D1).apply(delStrict(1));
+      await a!.svc.close();
+      b!.sw.setRole(D1, 'master');
+      b!.svc.setRole('master', TERM2, []);
+      await flush();
+      expect(keysOf(net.table(D1))).to.deep.equal(['1:f100000000000001']);
+      expect(takeoverLine(b!)).to.include({truth: 'table', restored: 1});
     });
   });
 
