@@ -31,8 +31,8 @@ export type FlowStatusProvider = () => FlowServiceStats | Promise<FlowServiceSta
  * mirror: the version it acknowledged (null: none yet), how far behind it is, and whether its acks
  * are late. On a slave, its own mirror's position.
  */
-export function clusterFlows(s: FlowServiceStats): Record<string, unknown> {
-  return {
+export function clusterFlows(s: FlowServiceStats, gateway?: GatewayCounters): Record<string, unknown> {
+  const out: Record<string, unknown> = {
     role: s.role,
     term: s.term,
     live_slaves: s.liveSlaves,
@@ -43,9 +43,42 @@ export function clusterFlows(s: FlowServiceStats): Record<string, unknown> {
       if (d.queued !== undefined) out.queued = d.queued
       if (d.buffered !== undefined) out.buffered = d.buffered
       if (d.awaitingSnapshot !== undefined) out.awaiting_snapshot = d.awaitingSnapshot
+      if (d.trusted !== undefined) out.trusted = d.trusted
+      if (d.trust !== undefined) out.trust = d.trust
       return out
     }),
+    // The flow service's counters (snapshots, deltas, acks, malformed/dropped messages, takeovers,
+    // audits and repairs), snake_case.
+    counters: snakeKeys(s.counters ?? {}),
   }
+  if (gateway) {
+    out.gateway = {
+      local: gateway.local, forwarded: gateway.forwarded, resent: gateway.resent, served: gateway.served,
+      unknown_replies: gateway.unknownReplies, dropped: {...gateway.dropped},
+    }
+  }
+  return out
+}
+
+/** The counters of the instance's FlowGateway (requests served locally or forwarded, RPC messages dropped). */
+export interface GatewayCounters {
+  local: number
+  forwarded: number
+  resent: number
+  served: number
+  unknownReplies: number
+  /** RPC messages dropped unread, by reason. */
+  dropped: Record<string, number>
+}
+
+function snakeKeys(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]))
+}
+
+/** The gateway's counters, when the flow programmer is a FlowGateway (it has `stats`). */
+function gatewayCounters(p: unknown): GatewayCounters | undefined {
+  const st = (p as {stats?: unknown} | undefined)?.stats as Partial<GatewayCounters> | undefined
+  return st && typeof st === 'object' && typeof st.forwarded === 'number' && typeof st.dropped === 'object' ? st as GatewayCounters : undefined
 }
 
 /** What the API reads of an instance (src/controller/instance.ts's Instance satisfies it). */
@@ -260,7 +293,7 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
     let flowStatus: unknown = null
     if (statusOf) {
       try {
-        flowStatus = clusterFlows(await statusOf())
+        flowStatus = clusterFlows(await statusOf(), gatewayCounters(options.flows ?? instance.flows))
       } catch (error) {
         flowStatus = {error: `flow status unavailable: ${(error as Error).message}`}
       }

@@ -327,8 +327,28 @@ describe('REST API', () => {
             dpid: '0000000000000001', switch_role: 'master', term: 65537, version: 12, flows: 5, ready: true, queued: 0,
             mirrors: [{inst_id: 2, version: 12, lag: 0, late: false}, {inst_id: 3, version: null, lag: 12, late: true}],
           }],
+          counters: {},
         },
       })
+    })
+
+    it('/cluster: the flow service\'s counters and the gateway\'s (dropped RPC messages by reason), snake_case', async () => {
+      const stats = {
+        instId: 2, domain: 'lab', role: 'slave', term: 65537, liveSlaves: [], snapshotsInProgress: 0, settings: {},
+        counters: {snapshotsSent: 3, deltasSent: 40, malformedDropped: 2, busDropped: 1, audits: 5, auditRepairs: 7, takeoversFromSwitch: 1},
+        devices: [{dpid: '0000000000000001', switchRole: 'slave', term: 65537, version: 11, size: 5, buffered: 0, awaitingSnapshot: false,
+          trusted: false, trust: 'became slave (was unknown)'}],
+      } as unknown as FlowServiceStats
+      const gateway = Object.assign(new FakeProgrammer(), {
+        stats: {local: 1, forwarded: 9, resent: 2, served: 0, unknownReplies: 3, dropped: {malformed: 4, not_json: 1}},
+      })
+      build({flowStatus: () => stats, flows: gateway})
+      const flows = (await app.inject({method: 'GET', url: '/cluster'})).json().flows
+      expect(flows.counters).to.deep.equal({
+        snapshots_sent: 3, deltas_sent: 40, malformed_dropped: 2, bus_dropped: 1, audits: 5, audit_repairs: 7, takeovers_from_switch: 1,
+      })
+      expect(flows.gateway).to.deep.equal({local: 1, forwarded: 9, resent: 2, served: 0, unknown_replies: 3, dropped: {malformed: 4, not_json: 1}})
+      expect(flows.devices[0]).to.include({trusted: false, trust: 'became slave (was unknown)'})
     })
 
     it("/cluster on a slave: its own mirror's position per device", async () => {
@@ -340,6 +360,7 @@ describe('REST API', () => {
       expect((await app.inject({method: 'GET', url: '/cluster'})).json().flows).to.deep.equal({
         role: 'slave', term: 65537, live_slaves: [],
         devices: [{dpid: '0000000000000001', switch_role: 'slave', term: 65537, version: 11, flows: 5, buffered: 1, awaiting_snapshot: false}],
+        counters: {},
       })
     })
 
