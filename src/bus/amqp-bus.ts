@@ -233,6 +233,8 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
   private async openSession(url: string): Promise<Session> {
     const model = await connect(withHeartbeat(url, this.heartbeatSeconds), {
       timeout: this.connectTimeoutMs,
+      // Keep-alives and acks are tiny and latency-bound: Nagle's algorithm must not hold them back.
+      noDelay: true,
       clientProperties: this.connectionName ? {connection_name: this.connectionName} : {},
     })
     let session: Session | undefined
