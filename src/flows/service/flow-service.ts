@@ -1176,6 +1176,13 @@ export class FlowService implements FlowProgrammer {
       if (this.#awaitingSeen.has(device) && this.#knownMaster) this.#requestSnapshot(device, this.#knownMaster.id);
     }
     this.#awaitingSeen = awaiting;
+    // A mirror not trusted (this instance rejoined, lost the bus, was counted out...) asks for a
+    // snapshot: the master's answer lists the slaves it waits for, and trusts it again if listed.
+    if (this.#role === 'slave' && this.#knownMaster) {
+      for (const device of this.#mirror.devices()) {
+        if (!awaiting.has(device) && !this.#trustOf(device).trusted) this.#requestSnapshot(device, this.#knownMaster.id);
+      }
+    }
     this.#assembler.expire(now, 3 * this.#settings.backupPeriodMs);
   }
 

@@ -58,6 +58,24 @@ describe('reconcile', function () {
     expect(planIsEmpty(reconcile(table, stats(sw), { unknown: 'remove' }))).to.equal(true);
   });
 
+  it("truth 'switch': the table takes the switch's owned flows (missing dropped, differing updated, unknown adopted), nothing sent", function () {
+    add(sw, { command: OFP.OFPFC_DELETE_STRICT, priority: 10, match: match({ in_port: 1 }) });
+    add(sw, { command: OFP.OFPFC_MODIFY_STRICT, priority: 10, match: match({ in_port: 2 }), instructions: [applyActions(output(9))] });
+    add(sw, { cookie: C1, priority: 20, match: match({ in_port: 3 }), instructions: [applyActions(output(1))] });
+    add(sw, { cookie: FOREIGN, priority: 30, match: match({ in_port: 4 }), instructions: [] });
+    const deleted = [{ tableId: 0, priority: 20, match: match({ in_port: 3 }) }];
+    const plan = reconcile(table, stats(sw), { unknown: 'remove', truth: 'switch', deleted: [] });
+    expect(plan.switchFlowMods).to.deep.equal([]);
+    expect([plan.dropped.length, plan.differing.length, plan.unknown.length, plan.missing.length]).to.deep.equal([1, 1, 1, 0]);
+    applyAll(table, plan.tableFlowMods);
+    const owned = new FlowTable();
+    for (const e of sw.entries().filter((x) => x.cookie !== FOREIGN)) owned.applyEdits([{ op: 'put', entry: e }]);
+    expect(table.equals(owned)).to.equal(true);
+    expect(planIsEmpty(reconcile(table, stats(sw), { unknown: 'remove' }))).to.equal(true);
+    // Tombstones still apply when given (the caller gives only trusted ones).
+    expect(reconcile(new FlowTable({ ownedCookie: OWNED }), stats(sw), { unknown: 'adopt', truth: 'switch', deleted }).deleted).to.have.length(1);
+  });
+
   it('a flow whose actions were changed by hand gets them back with MODIFY_STRICT (its counters survive)', function () {
     add(sw, { command: OFP.OFPFC_MODIFY_STRICT, priority: 10, match: match({ in_port: 2 }), instructions: [applyActions(output(9))] });
     const plan = reconcile(table, stats(sw), { unknown: 'remove' });

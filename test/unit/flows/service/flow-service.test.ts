@@ -637,6 +637,12 @@ describe('FlowService', function () {
       a!.svc.setLiveSlaves([2]); // the election sees it again: every table sent to it
       await flush();
       expect(b!.svc.stats().devices[0]).to.include({trusted: true});
+      // Rejoined without the master noticing (it never counted it out): it asks for a snapshot itself.
+      b!.svc.setRole('unknown', TERM1, []);
+      b!.svc.setRole('slave', TERM1, []);
+      expect(b!.svc.stats().devices[0]).to.include({trusted: false});
+      await flush(2000);
+      expect(b!.svc.stats().devices[0]).to.include({trusted: true});
       // Trusted: at its promotion the mirror is the truth again.
       net.table(D1).apply(delStrict(1));
       await a!.svc.close();
