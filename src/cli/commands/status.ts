@@ -16,6 +16,10 @@ the election, then prints what it saw. Instances that sent nothing while it list
     domain: domainFlag,
     amqp: amqpFlag,
     json: Flags.boolean({summary: 'Print the view as JSON.', default: false}),
+    api: Flags.string({
+      summary: 'Also show the switches of the instance at this REST API URL, with the role it holds on each (repeatable).',
+      multiple: true,
+    }),
     'listen-ms': Flags.integer({
       summary: 'How long to listen. Must cover at least one keep-alive interval of the cluster (1000 ms with the reference profile).',
       default: 2500,
@@ -42,8 +46,23 @@ the election, then prints what it saw. Instances that sent nothing while it list
     await bus.close()
 
     const view = observer.view()
-    if (flags.json) this.log(JSON.stringify(view, null, 2))
-    else this.log(renderView(view))
+    const switches = await Promise.all((flags.api ?? []).map(async (api) => ({api, ...(await fetchSwitches(api))})))
+    if (flags.json) return this.log(JSON.stringify({...view, switches}, null, 2))
+    this.log(renderView(view))
+    for (const s of switches) {
+      if (s.error) this.log(`switches of ${s.api}: ${s.error}`)
+      else this.log(`switches of ${s.api}: ${s.rows!.map((r) => `${r.dpid}=${r.role}`).join('  ') || 'none connected'}`)
+    }
+  }
+}
+
+async function fetchSwitches(api: string): Promise<{rows?: Array<{dpid: string, role: string}>, error?: string}> {
+  try {
+    const response = await fetch(new URL('/switches', api))
+    if (!response.ok) return {error: `answered ${response.status}`}
+    return {rows: (await response.json()) as Array<{dpid: string, role: string}>}
+  } catch (error) {
+    return {error: `not reachable (${(error as Error).message})`}
   }
 }
 
