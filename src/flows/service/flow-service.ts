@@ -37,7 +37,9 @@ import {
 } from '../../openflow/connection.js';
 import {NotMasterError, SwitchNotConnectedError, type HeldRole} from '../../openflow/roles.js';
 import type {RegistryEvents} from '../../openflow/switch-registry.js';
-import {FlowTable, cookieInNamespace, flowKey, type FlowChange, type TableEdit} from '../flow-table.js';
+import {
+  FlowTable, cookieInNamespace, entryToJson, flowKey, type FlowChange, type FlowEntry, type FlowEntryJson, type TableEdit,
+} from '../flow-table.js';
 import {
   FlowReplicator, Mirror, backupMessageToJson, deviceId, parseBackupMessage, type DeviceLog, type FlowDelta, type FlowSnapshot,
 } from '../mirror.js';
@@ -174,6 +176,11 @@ export interface FlowServiceCounters {
   /** Deltas above chunkBytes, replaced by a snapshot. */
   deltasOversize: number;
   snapshotsSent: number;
+  /**
+   * (snapshot, slave) pairs not sent because the same device at the same (or a newer) version was
+   * sent to that slave less than ackTimeoutMs ago and not acknowledged yet (still in flight).
+   */
+  snapshotsDeduped: number;
   snapshotPartsSent: number;
   snapshotRequestsAnswered: number;
   acksReceived: number;
@@ -264,9 +271,16 @@ interface Lane {
 
 const CHECK_OVERLAP = OFP.OFPFF_CHECK_OVERLAP;
 
+/** How long a snapshot is serialised or published before it yields to the event loop. */
+const SNAPSHOT_SLICE_MS = 8;
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function emptyCounters(): FlowServiceCounters {
   return {
-    requests: 0, refused: 0, batches: 0, flowModsSent: 0, deltasSent: 0, deltasOversize: 0, snapshotsSent: 0, snapshotPartsSent: 0,
+    requests: 0, refused: 0, batches: 0, flowModsSent: 0, deltasSent: 0, deltasOversize: 0, snapshotsSent: 0, snapshotsDeduped: 0, snapshotPartsSent: 0,
     snapshotRequestsAnswered: 0, acksReceived: 0, acksLate: 0, publishFailed: 0, deltasReceived: 0, snapshotsReceived: 0, acksSent: 0,
     snapshotRequestsSent: 0, staleIgnored: 0, malformedDropped: 0, busDropped: 0, takeovers: 0, takeoverRepairs: 0, takeoversFromSwitch: 0,
     mirrorDistrusted: 0, adopted: 0,
@@ -314,6 +328,13 @@ export class FlowService implements FlowProgrammer {
   /** `${slave}|${device}` marked late by an ack timeout: sent a snapshot at the next backup. */
   readonly #late = new Set<string>();
   readonly #lastAckAt = new Map<string, number>();
+  /**
+   * Master: `${slave}|${device}` → the snapshot last sent to that slave in this term and not yet
+   * acknowledged. Every sender (promotion, takeovers, the periodic backup, requests, new slaves)
+   * goes through #sendSnapshot, which sends a device to a slave again only once this one is
+   * superseded (a newer version), acknowledged, or older than ackTimeoutMs (lost).
+   */
+  readonly #snapshotsInFlight = new Map<string, {term: number; version: number; atMs: number; snap: string}>();
   #lastBackupAt = -Infinity;
   readonly #tombstones = new Map<string, Map<string, true>>();
   readonly #assembler = new SnapshotAssembler();
@@ -449,10 +470,11 @@ export class FlowService implements FlowProgrammer {
     const before = new Set(rep.slaves());
     rep.setSlaves(this.#liveSlaves.map(String));
     const now = new Set(rep.slaves());
-    for (const key of [...this.#late, ...this.#lastAckAt.keys()]) {
+    for (const key of [...this.#late, ...this.#lastAckAt.keys(), ...this.#snapshotsInFlight.keys()]) {
       if (!now.has(key.split('|')[0]!)) {
         this.#late.delete(key);
         this.#lastAckAt.delete(key);
+        this.#snapshotsInFlight.delete(key);
       }
     }
     // A new slave is sent every table now rather than at the next period: the requests wait for its acks.
@@ -559,6 +581,7 @@ export class FlowService implements FlowProgrammer {
     this.#replicator = rep;
     this.#late.clear();
     this.#lastAckAt.clear();
+    this.#snapshotsInFlight.clear();
     this.#knownMaster = undefined;
     this.#counters.takeovers++;
     for (const lane of this.#lanes.values()) {
@@ -585,6 +608,7 @@ export class FlowService implements FlowProgrammer {
     this.#knownMaster = undefined;
     this.#late.clear();
     this.#lastAckAt.clear();
+    this.#snapshotsInFlight.clear();
     this.#log.info('master no more: flow requests go to the next master', {event: 'flow_step_down', why, devices: rep?.devices().length ?? 0});
     for (const lane of this.#lanes.values()) {
       lane.readyTerm = undefined;
@@ -948,20 +972,70 @@ export class FlowService implements FlowProgrammer {
     return this.#replicator ? this.#replicator.slaves().map(Number) : [];
   }
 
-  /** The device's table whole (in parts when large) to each of `slaves`. */
-  #sendSnapshot(log: DeviceLog, slaves: readonly string[]): void {
+  /**
+   * The device's table whole (in parts when large) to each of `slaves` — but not to a slave that
+   * has this device at this (or a newer) version in flight: sent less than ackTimeoutMs ago and
+   * not acknowledged (see #snapshotsInFlight). A lost one goes again once that window passed.
+   */
+  #sendSnapshot(log: DeviceLog, slaves: readonly string[], periodic?: {now: number; lastBackupAt: number}): void {
     if (slaves.length === 0) return;
+    const now = periodic?.now ?? this.#now();
+    const windowMs = this.#settings.ackTimeoutMs;
+    const targets = slaves.filter((s) => {
+      const f = this.#snapshotsInFlight.get(`${s}|${log.device}`);
+      if (!f || f.term !== log.term || f.version < log.version || now - f.atMs >= windowMs) return true;
+      // The ONOS rule: once per period to a slave that has not confirmed the version — unless one
+      // went to it since the last period (at promotion, takeover, on request, as a new slave).
+      return periodic !== undefined && f.atMs <= periodic.lastBackupAt;
+    });
+    this.#counters.snapshotsDeduped += slaves.length - targets.length;
+    if (targets.length === 0) return;
     const snap = `${this.instId}-${++this.#snapSeq}`;
-    const messages = snapshotMessages(
-      {device: log.device, term: log.term, version: log.version, entries: log.table.toSnapshot().entries}, this.instId, snap, this.#settings.chunkBytes,
-    );
-    const waitedFor = this.#ackedSlaves();
+    for (const s of targets) this.#snapshotsInFlight.set(`${s}|${log.device}`, {term: log.term, version: log.version, atMs: now, snap});
+    this.#counters.snapshotsSent += targets.length;
+    // Entries are immutable (a change replaces them): this array is the table at this version.
+    const src = {device: log.device, term: log.term, version: log.version, entries: log.table.entries()};
+    void this.#publishSnapshot(src, targets, this.#ackedSlaves(), snap).catch((error: unknown) => {
+      this.#log.error('sending a snapshot failed', {event: 'flow_internal_error', dpid: src.device, error: errorText(error)});
+    });
+  }
+
+  /**
+   * Serialises a snapshot in slices and publishes it part by part, yielding to the event loop
+   * between slices and parts, so that a large table never blocks the loop (election keep-alives,
+   * acks, requests) for long. A slave whose copy was superseded (a newer snapshot to it, its ack,
+   * a new term) is sent no more parts of this one.
+   */
+  async #publishSnapshot(
+    src: {device: string; term: number; version: number; entries: readonly FlowEntry[]}, slaves: readonly string[], waitedFor: number[], snap: string,
+  ): Promise<void> {
+    const rep = this.#replicator;
+    const current = (slave: string): boolean =>
+      !this.#closed && this.#replicator === rep && this.#snapshotsInFlight.get(`${slave}|${src.device}`)?.snap === snap;
+    let sliceStart = this.#now();
+    /** Time for a turn of the event loop (at most every SNAPSHOT_SLICE_MS). */
+    const sliceOver = (): boolean => this.#now() - sliceStart >= SNAPSHOT_SLICE_MS;
+    const entries: FlowEntryJson[] = new Array(src.entries.length);
+    const sizes: number[] = new Array(src.entries.length);
+    for (let i = 0; i < src.entries.length; i++) {
+      if (i % 64 === 0 && sliceOver()) {
+        await yieldToLoop();
+        sliceStart = this.#now();
+        if (!slaves.some(current)) return;
+      }
+      const json = entryToJson(src.entries[i]!);
+      entries[i] = json;
+      sizes[i] = Buffer.byteLength(JSON.stringify(json), 'utf8') + 1;
+    }
+    const messages = snapshotMessages({...src, entries}, this.instId, snap, this.#settings.chunkBytes, sizes);
     for (const m of messages) m.slaves = waitedFor;
-    for (const slave of slaves) {
-      const key = instanceRoutingKey(this.domain, slave);
-      for (const m of messages) this.#publish(key, m);
-      this.#counters.snapshotsSent++;
-      if (messages.length > 1) this.#counters.snapshotPartsSent += messages.length;
+    if (messages.length > 1) this.#counters.snapshotPartsSent += messages.length * slaves.length;
+    for (let i = 0; i < messages.length; i++) {
+      if (sliceOver()) {
+        await yieldToLoop();
+        sliceStart = this.#now();
+      }
+      for (const slave of slaves) if (current(slave)) this.#publish(instanceRoutingKey(this.domain, slave), messages[i]!);
     }
   }
 
@@ -1000,6 +1074,8 @@ export class FlowService implements FlowProgrammer {
           rep.recordAck(m);
           const key = `${m.from}|${m.device}`;
           if (rep.ackedVersion(m.from, m.device) === m.version && m.term === rep.term) {
+            const inFlight = this.#snapshotsInFlight.get(key);
+            if (inFlight && inFlight.term === m.term && m.version >= inFlight.version) this.#snapshotsInFlight.delete(key);
             this.#lastAckAt.set(key, this.#now());
             if (rep.has(m.device) && m.version >= rep.device(m.device).version) this.#late.delete(key);
           }
@@ -1207,7 +1283,7 @@ export class FlowService implements FlowProgrammer {
         const lastAck = this.#lastAckAt.get(key);
         return lastAck === undefined || lastAck < this.#lastBackupAt;
       });
-      if (targets.length > 0) this.#sendSnapshot(log, targets);
+      if (targets.length > 0) this.#sendSnapshot(log, targets, {now, lastBackupAt: this.#lastBackupAt});
     }
     this.#lastBackupAt = now;
   }

@@ -67,12 +67,16 @@ const PART_HEADER_BYTES = 320;
  * The messages that carry one snapshot: one `flow-snapshot` when it fits in chunkBytes, else
  * parts. An entry larger than a part on its own gets a part to itself (the bus may refuse it).
  */
-export function snapshotMessages(src: SnapshotSource, master: number, snap: string, chunkBytes: number): Record<string, unknown>[] {
+export function snapshotMessages(
+  src: SnapshotSource, master: number, snap: string, chunkBytes: number,
+  /** Each entry's JSON size + 1, if the caller already has them. */
+  entrySizes?: readonly number[],
+): Record<string, unknown>[] {
   const whole = {
     v: BACKUP_PROTOCOL_VERSION, type: 'flow-snapshot', device: src.device, term: src.term, version: src.version,
     table: {v: 1, entries: src.entries}, master,
   };
-  const sizes = src.entries.map((e) => Buffer.byteLength(JSON.stringify(e), 'utf8') + 1);
+  const sizes = entrySizes ?? src.entries.map((e) => Buffer.byteLength(JSON.stringify(e), 'utf8') + 1);
   const total = sizes.reduce((a, b) => a + b, 0);
   if (total + PART_HEADER_BYTES <= chunkBytes) return [whole];
   const runs: FlowEntryJson[][] = [];

@@ -347,6 +347,76 @@ describe('FlowService', function () {
       expect(counters(a!).snapshotRequestsAnswered).to.equal(1);
     });
 
+    it('dedupe: a promotion, 4 takeovers, a periodic backup, a snapshot request and a peer change send each table to a slave once; a lost one goes again after ackTimeoutMs', async function () {
+      const dpids = [D1, D2, 3n, 4n];
+      const [a, b, c] = await cluster({slaves: [2, 3], dpids, settings: {backupPeriodMs: 1000, ackTimeoutMs: 5000}});
+      await Promise.all([...dpids.map((d) => a!.svc.program(d, add(1))), flush()]);
+      // The master dies; slave 3 hears nothing (its acks never come: every snapshot stays in flight).
+      await a!.svc.close();
+      broker.kill(a!.bus);
+      broker.disconnect(c!.bus);
+      const toThree = await spy(instanceRoutingKey('d', 3));
+      const perDevice = (): Record<string, number> => {
+        const n: Record<string, number> = {};
+        for (const m of toThree) if (m.type === 'flow-snapshot') n[m.device as string] = (n[m.device as string] ?? 0) + 1;
+        return n;
+      };
+      const once = Object.fromEntries(dpids.map((d) => [deviceId(d), 1]));
+      for (const d of dpids) b!.sw.setRole(d, 'master');
+      b!.svc.setRole('master', TERM2, [3]); // #promote sends every table, then each switch's takeover
+      await flush();
+      expect(b!.log.lines.filter((l) => l.event === 'flow_switch_takeover')).to.have.length(4);
+      expect(perDevice()).to.deep.equal(once);
+      // A snapshot request from slave 3 for a device already in flight is coalesced.
+      const other = broker.createBus();
+      await other.start();
+      other.publish(instanceRoutingKey('d', 2), {v: 1, type: 'flow-snapshot-request', device: deviceId(D1), from: '3'});
+      b!.svc.setLiveSlaves([3]); // no change
+      await flush(1000); // and a periodic backup (slave 3 has confirmed nothing): it was sent one since the last period
+      expect(perDevice()).to.deep.equal(once);
+      expect(counters(b!).snapshotsDeduped).to.be.at.least(4 + 1 + 4);
+      // Lost: the next period sends every table again, once (the ONOS rule: once per period).
+      await flush(1000);
+      expect(perDevice()).to.deep.equal(Object.fromEntries(dpids.map((d) => [deviceId(d), 2])));
+      // A request in between is coalesced with that one.
+      other.publish(instanceRoutingKey('d', 2), {v: 1, type: 'flow-snapshot-request', device: deviceId(D1), from: '3'});
+      await flush(10);
+      expect(perDevice()).to.deep.equal(Object.fromEntries(dpids.map((d) => [deviceId(d), 2])));
+      // Slave 3 back: it gets the tables, acknowledges them, and the periodic backup stops.
+      broker.reconnect(c!.bus);
+      await flush(5100);
+      for (const d of dpids) expect(c!.svc.positionOf(d)).to.deep.equal(b!.svc.positionOf(d));
+      const settled = toThree.length;
+      await flush(3000);
+      expect(toThree.length).to.equal(settled);
+      await other.close();
+    });
+
+    it('dedupe: a newer version of a device in flight is sent; an acknowledged snapshot does not hold back a later request', async function () {
+      const [a, b] = await cluster({settings: {backupPeriodMs: 1000, ackTimeoutMs: 5000}});
+      const toTwo = await spy(instanceRoutingKey('d', 2));
+      const other = broker.createBus();
+      await other.start();
+      // Acknowledged at version 0: a request is answered at once.
+      other.publish(instanceRoutingKey('d', 1), {v: 1, type: 'flow-snapshot-request', device: deviceId(D1), from: '2'});
+      await flush();
+      expect(toTwo.filter((m) => m.type === 'flow-snapshot')).to.have.length(1);
+      // Answered, acknowledged: asked again, answered again.
+      other.publish(instanceRoutingKey('d', 1), {v: 1, type: 'flow-snapshot-request', device: deviceId(D1), from: '2'});
+      await flush();
+      expect(toTwo.filter((m) => m.type === 'flow-snapshot')).to.have.length(2);
+      // Slave 2 silent: a snapshot at version 0 in flight, then the device changes: version 1 goes too.
+      broker.disconnect(b!.bus);
+      other.publish(instanceRoutingKey('d', 1), {v: 1, type: 'flow-snapshot-request', device: deviceId(D1), from: '2'});
+      await flush();
+      expect(toTwo.filter((m) => m.type === 'flow-snapshot')).to.have.length(3);
+      await Promise.all([a!.svc.program(D1, add(1)), flush(5100)]);
+      const snaps = toTwo.filter((m) => m.type === 'flow-snapshot');
+      expect(snaps.at(-1)).to.include({version: 1});
+      expect(snaps.filter((m) => m.version === 1).length, 'at most once per period while unconfirmed').to.be.within(1, 5);
+      await other.close();
+    });
+
     it('a slave that finds a gap asks for a snapshot, and asks again each period while still missing one', async function () {
       const [a, b] = await cluster({settings: {backupPeriodMs: 1000}});
       await Promise.all([a!.svc.program(D1, add(1)), flush()]);
