@@ -322,17 +322,8 @@ export async function runStream<O extends StreamOp>(options: StreamOptions<O>): 
   return records
 }
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Deterministic pseudo-random numbers in [0, 1): the simulator's mulberry32. */
+export {mulberry32 as seededRandom} from './sim-network.js'
 
 /** How many of each outcome: `200`, `503`, `ECONNRESET`... */
 export function tally(records: ReadonlyArray<{outcome: HttpOutcome}>): Record<string, number> {
