@@ -4,7 +4,7 @@
 // state change comes out as an event, and nothing it receives can throw into amqplib.
 import {EventEmitter} from 'node:events'
 import {connect, type Channel, type ChannelModel, type ConsumeMessage} from 'amqplib'
-import {backoffDelayMs, decodeBody, encodeBody, redactUrl, Subscriptions} from './codec.js'
+import {backoffDelayMs, decodeBody, encodeBody, redactUrl, Subscriptions, emitSafely} from './codec.js'
 import {BusClosedError, BusConfigError, BusStartError} from './errors.js'
 import {DEFAULT_EXCHANGE, DEFAULT_MAX_MESSAGE_BYTES, type Bus, type BusEvents, type BusMode, type BusStats, type MessageHandler} from './types.js'
 
@@ -370,18 +370,9 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
     this.emitSafe('queue_deleted', name)
   }
 
-  /** Emits without letting a listener's exception escape into amqplib or our state machine. */
+  /** Emits without letting a listener's exception escape (see emitSafely). */
   private emitSafe<E extends keyof BusEvents>(event: E, ...args: BusEvents[E]): void {
-    try {
-      ;(this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args)
-    } catch (error) {
-      if (event === 'handler_error') return
-      try {
-        this.emit('handler_error', error, `listener of '${event}'`)
-      } catch {
-        // A throwing handler_error listener: nothing more to tell anyone.
-      }
-    }
+    emitSafely(this, event, args)
   }
 }
 

@@ -1,5 +1,6 @@
 // The bus's wire rules, shared by the AMQP and in-memory implementations so both behave the same:
-// JSON bodies with a size limit, topic-pattern matching, subscription dispatch.
+// JSON bodies with a size limit, topic-pattern matching, subscription dispatch, safe event emission.
+import type {EventEmitter} from 'node:events'
 import {BusConfigError} from './errors.js'
 import type {DeliveryInfo, DropReason, MessageHandler} from './types.js'
 
@@ -131,5 +132,23 @@ export function redactUrl(url: string): string {
     return parsed.toString()
   } catch {
     return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
+  }
+}
+
+/**
+ * Emits a bus event without letting a listener's exception escape into amqplib or a bus's own
+ * state: it is reported as 'handler_error' instead (and a throwing handler_error listener is
+ * ignored, there being nobody left to tell).
+ */
+export function emitSafely(emitter: EventEmitter, event: string, args: unknown[]): void {
+  try {
+    emitter.emit(event, ...args)
+  } catch (error) {
+    if (event === 'handler_error') return
+    try {
+      emitter.emit('handler_error', error, `listener of '${event}'`)
+    } catch {
+      // nobody left to tell
+    }
   }
 }

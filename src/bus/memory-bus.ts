@@ -8,7 +8,7 @@
 // queueMicrotask, so sinon's fake timers need no ticking. Connection changes (stop, start, disconnect,
 // reconnect) take effect synchronously.
 import {EventEmitter} from 'node:events'
-import {decodeBody, encodeBody, Subscriptions, topicMatches} from './codec.js'
+import {decodeBody, encodeBody, Subscriptions, topicMatches, emitSafely} from './codec.js'
 import {BusClosedError, BusConfigError, BusStartError} from './errors.js'
 import {DEFAULT_MAX_MESSAGE_BYTES, type Bus, type BusEvents, type BusMode, type BusStats, type MessageHandler} from './types.js'
 
@@ -289,15 +289,6 @@ export class InMemoryBus extends EventEmitter<BusEvents> implements Bus {
 
   private emitSafe<E extends keyof BusEvents>(event: E, ...args: BusEvents[E]): void {
     if (this._dead) return
-    try {
-      ;(this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args)
-    } catch (error) {
-      if (event === 'handler_error') return
-      try {
-        this.emit('handler_error', error, `listener of '${event}'`)
-      } catch {
-        // nothing more to tell anyone
-      }
-    }
+    emitSafely(this, event, args)
   }
 }
