@@ -35,8 +35,9 @@ import {
   OFP, matchKey, type FlowModMessage, type FlowStats, type Instruction, type Action, type Match,
 } from '../openflow/codec.js';
 import {
-  MatchValueError, covered, matchBits, normalizeField, normalizeMatch, overlaps, type FieldBits,
+  MatchValueError, covered, isCanonicalMatch, matchBits, normalizeField, normalizeMatch, overlaps, type FieldBits,
 } from './match-bits.js';
+import { oxmFieldSpec } from '../openflow/oxm.js';
 import {
   JsonShapeError, instructionToJson, instructionsFromJson, matchFromJson, matchToJson, record, u64String,
   uint, type InstructionJson, type OxmFieldJson,
@@ -73,8 +74,41 @@ export function flowKey(id: FlowIdentity): string {
   return keyOfCanonical(id.tableId, id.priority, normalizeMatch(id.match));
 }
 
+/** The flowKey of an entry already in canonical form (what tables hold): no normalization. */
+export function canonicalFlowKey(e: FlowIdentity): string {
+  return keyOfCanonical(e.tableId, e.priority, isCanonicalMatch(e.match) ? e.match : normalizeMatch(e.match));
+}
+
 function keyOfCanonical(tableId: number, priority: number, canonicalMatch: Match): string {
-  return `${tableId}/${priority}/${matchKey(canonicalMatch)}`;
+  return `${tableId}/${priority}/${canonicalMatchKey(canonicalMatch)}`;
+}
+
+/** matchKey of canonical matches, remembered: a table keys every flow it sees, often the same match again. */
+const MATCH_KEYS = new WeakMap<Match, string>();
+
+/**
+ * matchKey(match) for a canonical match, built from its fields' canonical text directly instead
+ * of through bytes (the values already are what matchKey would print). Falls back to matchKey
+ * for what this does not cover (raw fields, a field given twice), so the result is always
+ * matchKey's.
+ */
+function canonicalMatchKey(match: Match): string {
+  let key = MATCH_KEYS.get(match);
+  if (key !== undefined) return key;
+  key = '';
+  let prevCode = -1;
+  for (const f of match) {
+    const spec = f.field === 'raw' ? undefined : oxmFieldSpec(f.field);
+    if (!spec || spec.code <= prevCode) {
+      key = matchKey(match);
+      break;
+    }
+    prevCode = spec.code;
+    const text = f.mask === undefined ? `${spec.name}=${String(f.value)}` : `${spec.name}=${String(f.value)}/${String(f.mask)}`;
+    key = key === '' ? text : `${key},${text}`;
+  }
+  if (isCanonicalMatch(match)) MATCH_KEYS.set(match, key);
+  return key;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,7 +164,21 @@ export function canonicalInstructions(list: Instruction[]): Instruction[] {
   return out.sort((a, b) => (EXECUTION_ORDER[a.type] ?? 9) - (EXECUTION_ORDER[b.type] ?? 9));
 }
 
+/** Texts of canonical instruction lists, remembered per list (entries are immutable; see FlowEntry). */
+const INSTRUCTION_TEXTS = new WeakMap<Instruction[], { exact?: string; semantic?: string }>();
+
 function instructionsText(list: Instruction[], semantic: boolean): string {
+  let texts = INSTRUCTION_TEXTS.get(list);
+  if (!texts) INSTRUCTION_TEXTS.set(list, (texts = {}));
+  const known = semantic ? texts.semantic : texts.exact;
+  if (known !== undefined) return known;
+  const text = computeInstructionsText(list, semantic);
+  if (semantic) texts.semantic = text;
+  else texts.exact = text;
+  return text;
+}
+
+function computeInstructionsText(list: Instruction[], semantic: boolean): string {
   const json = list.map(instructionToJson);
   if (semantic) {
     // max_len only means something for output to the controller; switches echo whatever was sent.
@@ -171,7 +219,14 @@ export function sameInstructions(a: { instructions: Instruction[] }, b: { instru
 
 /** Exact equality of two entries (identity and every stored field). */
 export function entryEquals(a: FlowEntry, b: FlowEntry): boolean {
-  return JSON.stringify(entryToJson(a)) === JSON.stringify(entryToJson(b));
+  return a.tableId === b.tableId && a.priority === b.priority && sameStoredContent(a, b)
+    && (a.match === b.match || JSON.stringify(matchToJson(a.match)) === JSON.stringify(matchToJson(b.match)));
+}
+
+/** Every stored field but the identity equal (for two entries known to have the same identity). */
+function sameStoredContent(a: FlowEntry, b: FlowEntry): boolean {
+  return a.cookie === b.cookie && a.idleTimeout === b.idleTimeout && a.hardTimeout === b.hardTimeout && a.flags === b.flags
+    && (a.instructions === b.instructions || instructionsText(a.instructions, false) === instructionsText(b.instructions, false));
 }
 
 /** Whether the entry sends to `port` (OUTPUT in apply- or write-actions). */
@@ -190,9 +245,18 @@ export function usesGroup(instructions: Instruction[], groupId: number): boolean
 // Conversions
 // ---------------------------------------------------------------------------------------------
 
+/** Entries normalizeEntry produced (and the table built from canonical parts): canonical already. */
+const CANONICAL_ENTRIES = new WeakSet<FlowEntry>();
+
+function canonical(e: FlowEntry): FlowEntry {
+  CANONICAL_ENTRIES.add(e);
+  return e;
+}
+
 /** An entry in canonical form. Throws MatchValueError for a value that does not fit its field. */
 export function normalizeEntry(e: FlowEntry): FlowEntry {
-  return {
+  if (CANONICAL_ENTRIES.has(e)) return e;
+  return canonical({
     tableId: e.tableId,
     priority: e.priority,
     match: normalizeMatch(e.match),
@@ -201,7 +265,7 @@ export function normalizeEntry(e: FlowEntry): FlowEntry {
     hardTimeout: e.hardTimeout,
     flags: e.flags,
     instructions: canonicalInstructions(e.instructions),
-  };
+  });
 }
 
 /** The entry a switch reports in a flow-stats reply (counters and durations dropped). */
@@ -353,7 +417,12 @@ const MAX_SNAPSHOT_ENTRIES = 1_000_000;
 interface Rec {
   key: string;
   entry: FlowEntry;
-  bits: Map<string, FieldBits>;
+  /** The match as bits, computed when a selection or an overlap check first needs it. */
+  bits?: Map<string, FieldBits>;
+}
+
+function bitsOf(r: Rec): Map<string, FieldBits> {
+  return (r.bits ??= matchBits(r.entry.match));
 }
 
 function fail(errorType: number, code: number, reason: string): ApplyResult {
@@ -430,20 +499,21 @@ export class FlowTable {
       return fail(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TABLE_ID, `ADD needs a table 0..${OFP.OFPTT_MAX}, got ${fm.tableId}`);
     }
     const key = keyOfCanonical(fm.tableId, fm.priority, match);
-    const bits = matchBits(match);
+    let bits: Map<string, FieldBits> | undefined;
     if ((fm.flags & OFP.OFPFF_CHECK_OVERLAP) !== 0) {
+      bits = matchBits(match);
       for (const r of this.#recs.values()) {
-        if (r.key !== key && r.entry.tableId === fm.tableId && r.entry.priority === fm.priority && overlaps(r.bits, bits)) {
+        if (r.key !== key && r.entry.tableId === fm.tableId && r.entry.priority === fm.priority && overlaps(bitsOf(r), bits)) {
           return fail(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_OVERLAP, `overlaps the entry ${r.key}`);
         }
       }
     }
-    const entry: FlowEntry = {
+    const entry: FlowEntry = canonical({
       tableId: fm.tableId, priority: fm.priority, match, cookie: fm.cookie, idleTimeout: fm.idleTimeout,
       hardTimeout: fm.hardTimeout, flags: fm.flags, instructions,
-    };
+    });
     const before = this.#recs.get(key)?.entry;
-    this.#put({ key, entry, bits });
+    this.#put(bits ? { key, entry, bits } : { key, entry });
     return { ok: true, changes: [before ? { op: 'replace', before, entry } : { op: 'add', entry }] };
   }
 
@@ -458,13 +528,13 @@ export class FlowTable {
       const r = this.#recs.get(keyOfCanonical(fm.tableId, fm.priority, match));
       return r && cookieOk(r) && outOk(r) ? [r] : [];
     }
-    const mk = matchKey(match);
+    const mk = canonicalMatchKey(match);
     const req = strict ? undefined : matchBits(match);
     return this.#ordered().filter((r) => {
       if (!allTables && r.entry.tableId !== fm.tableId) return false;
       if (strict) {
-        if (r.entry.priority !== fm.priority || matchKey(r.entry.match) !== mk) return false;
-      } else if (!covered(r.bits, req!)) {
+        if (r.entry.priority !== fm.priority || canonicalMatchKey(r.entry.match) !== mk) return false;
+      } else if (!covered(bitsOf(r), req!)) {
         return false;
       }
       return cookieOk(r) && outOk(r);
@@ -480,8 +550,8 @@ export class FlowTable {
     const changes: FlowChange[] = [];
     for (const r of selected) {
       if (instructionsText(r.entry.instructions, false) === newText) continue;
-      const entry: FlowEntry = { ...r.entry, instructions: instructions.map(cloneInstruction) };
-      this.#put({ key: r.key, entry, bits: r.bits });
+      const entry: FlowEntry = canonical({ ...r.entry, instructions: instructions.map(cloneInstruction) });
+      this.#put(r.bits ? { key: r.key, entry, bits: r.bits } : { key: r.key, entry });
       changes.push({ op: 'modify', before: r.entry, entry });
     }
     return { ok: true, changes };
@@ -527,8 +597,9 @@ export class FlowTable {
         const entry = normalizeEntry(edit.entry);
         const key = keyOfCanonical(entry.tableId, entry.priority, entry.match);
         const before = this.#recs.get(key)?.entry;
-        if (before && entryEquals(before, entry)) continue;
-        this.#put({ key, entry, bits: matchBits(entry.match) });
+        // Same key: same identity; only the rest can differ.
+        if (before && (before === entry || sameStoredContent(before, entry))) continue;
+        this.#put({ key, entry });
         changes.push(before ? { op: 'replace', before, entry } : { op: 'add', entry });
       } else {
         const key = flowKey(edit.id);
@@ -567,10 +638,14 @@ export class FlowTable {
     return this.entries().filter((e) => this.isOwned(e));
   }
 
-  /** A deep copy (same owned namespace). */
+  /**
+   * An independent copy (same owned namespace): changing one table leaves the other alone. The
+   * entries themselves are shared, which is safe because nothing modifies an entry in place (a
+   * change replaces it), and cheap: a promotion copies every mirrored table.
+   */
   clone(): FlowTable {
     const t = new FlowTable({ ownedCookie: this.ownedCookie });
-    for (const r of this.#recs.values()) t.#recs.set(r.key, { key: r.key, entry: cloneEntry(r.entry), bits: r.bits });
+    for (const r of this.#recs.values()) t.#recs.set(r.key, { ...r });
     return t;
   }
 
@@ -611,7 +686,7 @@ export class FlowTable {
       const entry = entryFromJson(raw, `table.entries[${i}]`);
       const key = keyOfCanonical(entry.tableId, entry.priority, entry.match);
       if (t.#recs.has(key)) throw new JsonShapeError(`table.entries[${i}]`, `duplicate identity ${key}`);
-      t.#recs.set(key, { key, entry, bits: matchBits(entry.match) });
+      t.#recs.set(key, { key, entry });
     });
     return t;
   }

@@ -15,7 +15,7 @@
  */
 import { OFP, type Match, type OxmField, type OxmRawField } from '../openflow/codec.js';
 import {
-  formatIpv4, formatIpv6, formatMac, oxmFieldSpec, parseIpv4, parseIpv6, parseMac,
+  formatIpv4, formatIpv6, formatMac, isCanonicalIpv4, oxmFieldSpec, parseIpv4, parseIpv6, parseMac,
   type OxmFieldSpec,
 } from '../openflow/oxm.js';
 
@@ -144,8 +144,29 @@ function isAllOnes(b: Buffer): boolean {
   return b.every((x) => x === 0xff);
 }
 
+const CANONICAL_MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
+
+/**
+ * The canonical value of an unmasked basic field when it is already written canonically (the
+ * common case: what the codec decodes, what our tables hold), else undefined. Saves the round trip
+ * through bytes that normalizeField otherwise makes: tables normalize every flow they see.
+ */
+function alreadyCanonicalValue(spec: OxmFieldSpec, v: unknown): boolean {
+  switch (spec.kind) {
+    case 'uint': return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** (8 * spec.bytes);
+    case 'u64': return typeof v === 'bigint' && v >= 0n && v <= 0xffffffffffffffffn;
+    case 'ipv4': return typeof v === 'string' && isCanonicalIpv4(v);
+    case 'mac': return typeof v === 'string' && CANONICAL_MAC.test(v);
+    case 'ipv6': return false;
+  }
+}
+
 /** A field in canonical form (see the module comment). Throws MatchValueError. */
 export function normalizeField(f: OxmField): OxmField {
+  if (f !== null && typeof f === 'object' && f.field !== 'raw' && f.mask === undefined) {
+    const spec = oxmFieldSpec(f.field);
+    if (spec && alreadyCanonicalValue(spec, f.value)) return { field: spec.name, value: f.value } as OxmField;
+  }
   if (f.field === 'raw') {
     const out: OxmRawField = { field: 'raw', oxmClass: f.oxmClass, oxmField: f.oxmField, hasMask: f.hasMask, value: Buffer.from(f.value) };
     if (f.experimenter !== undefined) out.experimenter = f.experimenter;
@@ -167,13 +188,36 @@ function sortKey(f: OxmField): [number, number, number] {
   return [OFP.OFPXMC_OPENFLOW_BASIC, oxmFieldSpec(f.field)?.code ?? 0, -1];
 }
 
+/**
+ * Matches this module produced: already canonical. Matches are treated as immutable (a table's
+ * entries are never modified in place), so normalizing one again can return it as it is.
+ */
+const CANONICAL_MATCHES = new WeakSet<Match>();
+
+/** Whether `match` came out of normalizeMatch (and so is canonical). */
+export function isCanonicalMatch(match: Match): boolean {
+  return CANONICAL_MATCHES.has(match);
+}
+
 /** A match in canonical form: normalized fields in class/field order. Throws MatchValueError. */
 export function normalizeMatch(match: Match): Match {
   if (!Array.isArray(match)) throw new MatchValueError('match', 'expected an array of OXM fields');
+  if (CANONICAL_MATCHES.has(match)) return match;
   const fields = match.map(normalizeField);
-  const keyed = fields.map((f) => ({ f, k: sortKey(f) }));
-  keyed.sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.k[2] - b.k[2]);
-  return keyed.map((x) => x.f);
+  let out: Match;
+  if (fields.every((f, i) => i === 0 || compareSortKeys(sortKey(fields[i - 1]!), sortKey(f)) <= 0)) {
+    out = fields;
+  } else {
+    const keyed = fields.map((f) => ({ f, k: sortKey(f) }));
+    keyed.sort((a, b) => compareSortKeys(a.k, b.k));
+    out = keyed.map((x) => x.f);
+  }
+  CANONICAL_MATCHES.add(out);
+  return out;
+}
+
+function compareSortKeys(a: [number, number, number], b: [number, number, number]): number {
+  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 }
 
 /** The bits of every field of a match, by field id (a duplicated field keeps its first value). */

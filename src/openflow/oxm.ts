@@ -131,7 +131,14 @@ function macInto(s: string, out: Uint8Array, at: number): boolean {
 }
 
 export function formatIpv4(b: Buffer | Uint8Array): string {
-  return Array.from(b).join('.');
+  // A template rather than Array.from(b).join('.'): flow stats and snapshots format one per flow.
+  return b.length === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : Array.from(b).join('.');
+}
+
+/** Whether `s` is a dotted quad exactly as formatIpv4 writes it (no leading zeros): canonical as it is. */
+export function isCanonicalIpv4(s: string): boolean {
+  const v = ipv4Number(s);
+  return v >= 0 && `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}` === s;
 }
 
 export function parseIpv4(s: string): Buffer | undefined {

@@ -13,7 +13,10 @@ import {
   sameFlowContent, type ApplyResult, type FlowChange,
 } from '../../../src/flows/flow-table.js';
 import { JsonShapeError } from '../../../src/flows/json.js';
-import { OWNED, smallFlowMod } from '../../helpers/flows-arbitraries.js';
+import { OWNED, richMatch, smallFlowMod } from '../../helpers/flows-arbitraries.js';
+import { match as anyMatch } from '../../helpers/openflow-arbitraries.js';
+import { matchKey } from '../../../src/openflow/codec.js';
+import { MatchValueError, normalizeMatch } from '../../../src/flows/match-bits.js';
 
 function ok(r: ApplyResult): FlowChange[] {
   if (!r.ok) throw new Error(`refused: ${r.error.reason}`);
@@ -374,6 +377,25 @@ describe('FlowTable', function () {
           expect(t.size).to.equal(before.size + r.changes.filter((c) => c.op === 'add').length - r.changes.filter((c) => c.op === 'remove').length);
         }
       }), { numRuns: 300 });
+    });
+
+    // flowKey takes shortcuts for canonical matches (cached keys, text built from canonical values,
+    // normalizeMatch returning its own output as it is): they must never change the key.
+    it('flowKey is table/priority/matchKey of the normalized match, for any match, normalized once or twice', function () {
+      fc.assert(fc.property(fc.oneof(anyMatch, richMatch), fc.nat(255), fc.nat(65535), (m, tableId, priority) => {
+        let canonicalMatch;
+        try {
+          canonicalMatch = normalizeMatch(m);
+        } catch (err) {
+          if (err instanceof MatchValueError) return;
+          throw err;
+        }
+        const expected = `${tableId}/${priority}/${matchKey(canonicalMatch)}`;
+        expect(flowKey({ tableId, priority, match: m })).to.equal(expected);
+        expect(flowKey({ tableId, priority, match: canonicalMatch })).to.equal(expected);
+        expect(normalizeMatch(canonicalMatch)).to.equal(canonicalMatch);
+        expect(flowKey({ tableId, priority, match: structuredClone(canonicalMatch) })).to.equal(expected);
+      }), { numRuns: 2000 });
     });
 
     it('a non-strict DELETE with an empty match and no filters in OFPTT_ALL empties the table', function () {
