@@ -25,6 +25,50 @@ export interface FlowProgrammer {
    * below. While a new master is taking over, requests wait (bounded) instead of failing.
    */
   program(dpid: bigint, flowMod: FlowModMessage, options?: ProgramOptions): Promise<ProgramResult>
+  /**
+   * Optional: applies several flow-mods (switches may be mixed) as one submission, in order, and
+   * resolves once every one is settled, with one outcome per item in the same order: its
+   * ProgramResult, or the typed error program() would have rejected with. Never rejects. Where it
+   * is missing, programEach() calls program() for every item in one loop instead.
+   */
+  programBatch?(items: readonly ProgramItem[], options?: ProgramOptions): Promise<ProgramOutcome[]>
+}
+
+/** One flow-mod of a batch and the switch it is for. */
+export interface ProgramItem {
+  dpid: bigint
+  flowMod: FlowModMessage
+}
+
+/** What became of one item of a batch: its result, or the error it failed with. */
+export type ProgramOutcome = ProgramResult | Error
+
+/**
+ * Calls program() for every item synchronously, in order, in one loop: the flow service joins the
+ * requests made in one turn of the event loop into one switch batch with one barrier per switch.
+ * Resolves with one outcome per item once all are settled; never rejects.
+ */
+export function programAll(programmer: FlowProgrammer, items: readonly ProgramItem[], options?: ProgramOptions): Promise<ProgramOutcome[]> {
+  const pending: Array<Promise<ProgramResult>> = []
+  for (const item of items) {
+    try {
+      pending.push(programmer.program(item.dpid, item.flowMod, options))
+    } catch (error) {
+      // A programmer that throws instead of rejecting: the other items still go.
+      pending.push(Promise.reject(error))
+    }
+  }
+  return Promise.allSettled(pending).then((settled) => settled.map(asOutcome))
+}
+
+/** programmer.programBatch() where it has one; programAll() otherwise. */
+export function programEach(programmer: FlowProgrammer, items: readonly ProgramItem[], options?: ProgramOptions): Promise<ProgramOutcome[]> {
+  return programmer.programBatch ? programmer.programBatch(items, options) : programAll(programmer, items, options)
+}
+
+function asOutcome(s: PromiseSettledResult<ProgramResult>): ProgramOutcome {
+  if (s.status === 'fulfilled') return s.value
+  return s.reason instanceof Error ? s.reason : new Error(String(s.reason))
 }
 
 abstract class FlowError extends Error {

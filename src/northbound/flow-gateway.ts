@@ -13,18 +13,29 @@
 // attempt was applied after all). Otherwise, or when no new master appears in time, the request
 // fails with MasterChangedError: 503, retriable, "may or may not have been applied". A master that
 // answers 'not master' did not act on the request, so that request is always sent on to the next one.
+//
+// Batches (programBatch): on the master, every item goes to the local flow service in one loop, so
+// they share one turn of the event loop (one switch batch, one barrier per switch). From a slave,
+// the whole batch goes as one batch RPC (split into several, in order, only when its JSON would not
+// fit one bus message), answered with one outcome per item. A master change mid-batch is handled as
+// for a single request, item by item: items that are safe to replay go on to the next master, the
+// others fail with MasterChangedError.
 import {randomBytes, randomUUID} from 'node:crypto'
 import type {Bus} from '../bus/types.js'
 import {DEFAULT_MAX_MESSAGE_BYTES} from '../bus/types.js'
 import {RateLimitedWarning} from '../controller/rate-limited-warning.js'
 import type {Role} from '../election/messages.js'
 import {FlowRequestError} from '../flows/ofctl-rest.js'
-import {FlowError, NoMasterError, ProgramTimeoutError, type FlowProgrammer, type ProgramOptions, type ProgramResult} from '../flows/programmer.js'
+import {
+  FlowError, NoMasterError, ProgramTimeoutError, programAll,
+  type FlowProgrammer, type ProgramItem, type ProgramOptions, type ProgramOutcome, type ProgramResult,
+} from '../flows/programmer.js'
 import type {Logger} from '../log.js'
 import {OFP, type FlowModMessage} from '../openflow/codec.js'
 import {
-  errorFromRpc, errorToRpc, parseFlowRpcMessage, replyToJson, requestToJson, rpcReplyKey, rpcRequestKey,
-  type FlowRpcError, type FlowRpcReply, type FlowRpcRequest,
+  RemoteInternalError, batchReplyToJson, batchRequestToJson, errorFromRpc, errorToRpc, parseFlowRpcMessage, replyToJson,
+  requestToJson, rpcReplyKey, rpcRequestKey, splitBatch,
+  type FlowRpcBatchReply, type FlowRpcBatchRequest, type FlowRpcError, type FlowRpcOutcome, type FlowRpcReply, type FlowRpcRequest,
 } from './flow-rpc.js'
 
 /** What the gateway needs to know of the election, read at each decision. */
@@ -70,6 +81,12 @@ export interface FlowGatewayOptions {
   watchIntervalMs?: number
   /** Monotonic clock in ms. */
   nowMs?: () => number
+  /**
+   * The bus's largest message (bytes of JSON): a single request larger than this is refused, and a
+   * batch is split into RPCs that fit. Default DEFAULT_MAX_MESSAGE_BYTES (64 KiB), which fits any
+   * bus; give the data bus's own limit (4 MiB) for fewer, larger batch messages.
+   */
+  maxMessageBytes?: number
 }
 
 /**
@@ -92,6 +109,10 @@ export interface FlowGatewayStats {
   resent: number
   /** Requests other instances forwarded to us that we served (or refused as not master). */
   served: number
+  /** Batch RPC messages sent to the master (each carries many of the requests counted in `forwarded`). */
+  forwardedBatches: number
+  /** Batch RPC messages served (their entries are counted in `served`). */
+  servedBatches: number
   /** Replies whose correlation id is not (or no longer) ours: late, duplicated or foreign; ignored. */
   unknownReplies: number
   /** Messages dropped unread, by reason. */
@@ -107,15 +128,22 @@ interface Target {
 }
 
 /**
- * One forwarded request. 'sent': an attempt is with `target` under correlation id `id`; 'waiting':
- * the last target was given up on and it waits for the next master; 'local': this instance became
- * master and its own flow service runs it; 'done': settled.
+ * One forwarded request, or one RPC's worth of a batch. 'sent': an attempt is with `target` under
+ * correlation id `id`; 'waiting': the last target was given up on and it waits for the next master;
+ * 'local': this instance became master and its own flow service runs it; 'done': settled.
  */
 interface Pending {
   state: 'sent' | 'waiting' | 'local' | 'done'
   id: string
-  dpid: bigint
-  flowMod: FlowModMessage
+  /** Sent as a batch RPC (programBatch) or a single one (program). */
+  batch: boolean
+  items: ProgramItem[]
+  /** batch: the items as written on the wire, by index (kept for resends). */
+  encoded: Array<Record<string, unknown>> | undefined
+  /** Per item, its outcome once known: a replay may settle some items before the others. */
+  outcomes: Array<ProgramOutcome | undefined>
+  /** Indices of the items not yet settled, in order: what the next attempt carries. */
+  open: number[]
   timeoutMs: number
   deadline: number
   target: Target | undefined
@@ -126,8 +154,8 @@ interface Pending {
   /** Whether an attempt may have been applied (it reached a master that never answered). */
   outcomeUnknown: boolean
   timer: NodeJS.Timeout | undefined
-  resolve(result: ProgramResult): void
-  reject(error: Error): void
+  /** Called once, with every item's outcome. */
+  done(outcomes: ProgramOutcome[]): void
 }
 
 function positiveMs(value: number | undefined, fallback: number, what: string): number {
@@ -144,7 +172,7 @@ export function replaySafe(fm: FlowModMessage): boolean {
 export class FlowGateway implements FlowProgrammer {
   /** This gateway's name in reply routing keys: random, so it survives instance id changes and is nobody else's. */
   readonly node = randomBytes(8).toString('hex')
-  readonly stats: FlowGatewayStats = {local: 0, forwarded: 0, resent: 0, served: 0, unknownReplies: 0, dropped: {}}
+  readonly stats: FlowGatewayStats = {local: 0, forwarded: 0, resent: 0, served: 0, forwardedBatches: 0, servedBatches: 0, unknownReplies: 0, dropped: {}}
   private readonly bus: Bus
   private readonly domain: string
   private readonly log: Logger
@@ -152,6 +180,7 @@ export class FlowGateway implements FlowProgrammer {
   private readonly defaultTimeoutMs: number
   private readonly replyMarginMs: number
   private readonly watchIntervalMs: number
+  private readonly maxMessageBytes: number
   private readonly droppedWarning: RateLimitedWarning
   /** Every request not yet settled. */
   private readonly live = new Set<Pending>()
@@ -172,6 +201,10 @@ export class FlowGateway implements FlowProgrammer {
     this.defaultTimeoutMs = positiveMs(options.defaultTimeoutMs, 5000, 'defaultTimeoutMs')
     this.replyMarginMs = positiveMs(options.replyMarginMs, 200, 'replyMarginMs')
     this.watchIntervalMs = positiveMs(options.watchIntervalMs, 50, 'watchIntervalMs')
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    if (!Number.isInteger(this.maxMessageBytes) || this.maxMessageBytes < 4096) {
+      throw new RangeError(`maxMessageBytes must be an integer of at least 4096 bytes, got ${options.maxMessageBytes}`)
+    }
     this.droppedWarning = new RateLimitedWarning(this.log, 1000)
   }
 
@@ -231,21 +264,72 @@ export class FlowGateway implements FlowProgrammer {
       dpid, timeoutMs, flowMod,
     })
     const bytes = Buffer.byteLength(JSON.stringify(probe))
-    if (bytes > DEFAULT_MAX_MESSAGE_BYTES) {
-      throw new FlowRequestError('flow', `too large to forward to master ${target.masterId} (${bytes} bytes of JSON, at most ${DEFAULT_MAX_MESSAGE_BYTES})`)
+    if (bytes > this.maxMessageBytes) {
+      throw new FlowRequestError('flow', `too large to forward to master ${target.masterId} (${bytes} bytes of JSON, at most ${this.maxMessageBytes})`)
     }
     return new Promise<ProgramResult>((resolve, reject) => {
-      const p: Pending = {
-        state: 'waiting', id: '', dpid, flowMod, timeoutMs, deadline: this.nowMs() + timeoutMs, target: undefined,
-        gaveUpOn: undefined, sawNoMaster: false, attempts: 0, outcomeUnknown: false, timer: undefined, resolve, reject,
-      }
-      p.timer = setTimeout(() => this.onTimeout(p), timeoutMs)
-      this.live.add(p)
-      this.send(p, target)
+      this.forward([{dpid, flowMod}], undefined, timeoutMs, target, ([outcome]) => {
+        if (outcome instanceof Error) reject(outcome)
+        else resolve(outcome!)
+      })
     })
   }
 
+  /**
+   * Applies every item, in order, as one submission: on the master, the local flow service gets
+   * them all in one turn of the event loop; on a slave they go to the master as one batch RPC (or
+   * as few as the bus's message size allows, in order). Resolves with one outcome per item, in
+   * order: its ProgramResult or the typed error program() would have rejected with. Never rejects;
+   * with no master, every item fails at once with the same NoMasterError.
+   */
+  async programBatch(items: readonly ProgramItem[], options: ProgramOptions = {}): Promise<ProgramOutcome[]> {
+    const timeoutMs = positiveMs(options.timeoutMs, this.defaultTimeoutMs, 'timeoutMs')
+    if (items.length === 0) return []
+    const all = (error: Error) => items.map(() => error)
+    if (this.stopped) return all(new NoMasterError(`instance ${this.instId} is stopping`))
+    const role = this.options.getRole()
+    if (role.role === 'master') return this.runBatchLocally(items, timeoutMs)
+    const target = this.masterOf(role)
+    if (!target) return all(new NoMasterError(this.whyNoMaster(role)))
+    if (!this.started) return all(new NoMasterError(`instance ${this.instId} cannot forward to master ${target.masterId}: its flow gateway is not started`))
+    const outcomes: Array<ProgramOutcome | undefined> = new Array(items.length)
+    const split = splitBatch(items, this.maxMessageBytes)
+    for (const i of split.tooLarge) {
+      outcomes[i] = new FlowRequestError('flow', `too large to forward to master ${target.masterId} (at most ${this.maxMessageBytes} bytes of JSON in one bus message)`)
+    }
+    // Every chunk is sent now, in order, before any answer can come back.
+    await Promise.all(split.chunks.map((chunk) => new Promise<void>((resolve) => {
+      this.forward(chunk.map((i) => items[i]!), chunk.map((i) => split.encoded[i]!), timeoutMs, target, (chunkOutcomes) => {
+        chunk.forEach((index, k) => { outcomes[index] = chunkOutcomes[k] })
+        resolve()
+      })
+    })))
+    return outcomes as ProgramOutcome[]
+  }
+
   // ---- the requester's side ----
+
+  /** Starts forwarding `items` to `target` as one request (batch: `encoded` given). */
+  private forward(items: ProgramItem[], encoded: Array<Record<string, unknown>> | undefined, timeoutMs: number, target: Target, done: (outcomes: ProgramOutcome[]) => void): void {
+    const p: Pending = {
+      state: 'waiting', id: '', batch: encoded !== undefined, items, encoded, outcomes: items.map(() => undefined), open: items.map((_, i) => i),
+      timeoutMs, deadline: this.nowMs() + timeoutMs, target: undefined, gaveUpOn: undefined, sawNoMaster: false, attempts: 0, outcomeUnknown: false,
+      timer: undefined, done,
+    }
+    p.timer = setTimeout(() => this.onTimeout(p), timeoutMs)
+    this.live.add(p)
+    this.send(p, target)
+  }
+
+  /** The local flow service gets every item in one loop (one turn); every outcome comes back. */
+  private runBatchLocally(items: readonly ProgramItem[], timeoutMs: number): Promise<ProgramOutcome[]> {
+    if (!this.local) {
+      const error = new NoMasterError(`instance ${this.instId} is master of domain ${this.domain} but its flow service is not running yet`)
+      return Promise.resolve(items.map(() => error))
+    }
+    this.stats.local += items.length
+    return programAll(this.local, items, {timeoutMs})
+  }
 
   private runLocally(dpid: bigint, flowMod: FlowModMessage, timeoutMs: number): Promise<ProgramResult> {
     if (!this.local) {
@@ -275,17 +359,23 @@ export class FlowGateway implements FlowProgrammer {
       p.state = 'local'
       p.target = undefined
       const remaining = Math.max(1, Math.round(p.deadline - this.nowMs()))
-      this.runLocally(p.dpid, p.flowMod, remaining).then((result) => this.settle(p, result), (error: Error) => this.settle(p, error))
+      const open = p.open.map((i) => p.items[i]!)
+      if (!p.batch) {
+        this.runLocally(open[0]!.dpid, open[0]!.flowMod, remaining).then((result) => this.settle(p, result), (error: Error) => this.settle(p, error))
+      } else {
+        void this.runBatchLocally(open, remaining).then((outcomes) => this.settleEach(p, outcomes))
+      }
       return
     }
     p.id = randomUUID()
     const remaining = p.deadline - this.nowMs()
     // The master gets the caller's time minus a margin for the reply's way back (and at least half of it).
     const masterMs = Math.max(1, Math.round(Math.max(remaining / 2, remaining - this.replyMarginMs)))
-    const sent = this.bus.publish(rpcRequestKey(this.domain, target.masterId), requestToJson({
-      domain: this.domain, id: p.id, from: this.node, fromInst: this.instId, to: target.masterId, term: target.term,
-      dpid: p.dpid, timeoutMs: masterMs, flowMod: p.flowMod,
-    }))
+    const envelope = {domain: this.domain, id: p.id, from: this.node, fromInst: this.instId, to: target.masterId, term: target.term, timeoutMs: masterMs}
+    const body = p.batch
+      ? batchRequestToJson(envelope, p.open.map((i) => p.encoded![i]!))
+      : requestToJson({...envelope, dpid: p.items[0]!.dpid, flowMod: p.items[0]!.flowMod})
+    const sent = this.bus.publish(rpcRequestKey(this.domain, target.masterId), body)
     if (!sent) {
       // Not sent, so not applied by this attempt.
       if (p.attempts === 1) {
@@ -298,8 +388,9 @@ export class FlowGateway implements FlowProgrammer {
     p.state = 'sent'
     p.target = target
     this.byId.set(p.id, p)
-    this.stats.forwarded++
-    if (p.attempts > 1) this.stats.resent++
+    this.stats.forwarded += p.open.length
+    if (p.batch) this.stats.forwardedBatches++
+    if (p.attempts > 1) this.stats.resent += p.open.length
     this.log.debug('flow request forwarded to the master', {event: 'flow_forwarded', id: p.id, master: target.masterId, term: target.term, attempt: p.attempts})
   }
 
@@ -312,7 +403,7 @@ export class FlowGateway implements FlowProgrammer {
     p.sawNoMaster = false
   }
 
-  private onReply(reply: FlowRpcReply): void {
+  private onReply(reply: FlowRpcReply | FlowRpcBatchReply): void {
     const p = this.byId.get(reply.id)
     if (!p || p.state !== 'sent' || !p.target) {
       this.stats.unknownReplies++
@@ -320,7 +411,15 @@ export class FlowGateway implements FlowProgrammer {
       return
     }
     const target = p.target
-    if (reply.result) return this.settle(p, reply.result)
+    const mismatch = (why: string) => this.settle(p, new RemoteInternalError(`master ${target.masterId} answered ${why}`))
+    if (reply.type === 'flow-rpc-reply' && reply.result) {
+      return p.batch ? mismatch('a batch with a single result') : this.settle(p, reply.result)
+    }
+    if (reply.type === 'flow-rpc-batch-reply' && reply.results) {
+      if (!p.batch) return mismatch('a single request with a batch of results')
+      if (reply.results.length !== p.open.length) return mismatch(`${reply.results.length} results for ${p.open.length} entries`)
+      return this.settleEach(p, reply.results.map((o: FlowRpcOutcome, k) => ('error' in o ? errorFromRpc(o.error, p.items[p.open[k]!]!.dpid, target.masterId) : o.result)))
+    }
     const error = reply.error as FlowRpcError
     if (error.kind === 'NotMaster') {
       // It did not act on the request: send it on to whoever is master now, or once there is one.
@@ -331,7 +430,8 @@ export class FlowGateway implements FlowProgrammer {
       this.advance(p)
       return
     }
-    this.settle(p, errorFromRpc(error, p.dpid, target.masterId))
+    // One error for every entry (a batch the master could not read, say).
+    this.settleEach(p, p.open.map((i) => errorFromRpc(error, p.items[i]!.dpid, target.masterId)))
   }
 
   /** A waiting request: sends it to the current master if the election has moved on and that is allowed. */
@@ -345,8 +445,15 @@ export class FlowGateway implements FlowProgrammer {
     const same = p.gaveUpOn !== undefined && p.gaveUpOn.masterId === current.masterId && p.gaveUpOn.term === current.term
     if (same && !p.sawNoMaster) return // still the master that let it down: wait for the election to move on
     if (p.attempts >= MAX_ATTEMPTS) return this.settle(p, this.changedError(p, `after ${p.attempts} attempts`))
-    if (p.outcomeUnknown && !replaySafe(p.flowMod)) {
-      return this.settle(p, this.changedError(p, 'and an ADD with check_overlap cannot be sent again safely'))
+    if (p.outcomeUnknown) {
+      // Items that cannot be replayed fail here; the others go on.
+      const unsafe = p.open.filter((i) => !replaySafe(p.items[i]!.flowMod))
+      if (unsafe.length > 0) {
+        const error = this.changedError(p, 'and an ADD with check_overlap cannot be sent again safely')
+        for (const i of unsafe) p.outcomes[i] = error
+        p.open = p.open.filter((i) => replaySafe(p.items[i]!.flowMod))
+        if (p.open.length === 0) return this.finish(p)
+      }
     }
     this.log.debug('sending a flow request on to the new master', {
       event: 'flow_forward_resend', master: current.masterId, term: current.term, previous: p.gaveUpOn?.masterId ?? null,
@@ -399,15 +506,29 @@ export class FlowGateway implements FlowProgrammer {
     }
   }
 
-  private settle(p: Pending, outcome: ProgramResult | Error): void {
+  /** Every item still open gets `outcome`. */
+  private settle(p: Pending, outcome: ProgramOutcome): void {
+    if (p.state === 'done') return
+    for (const i of p.open) p.outcomes[i] = outcome
+    this.finish(p)
+  }
+
+  /** The open items get `outcomes`, one each, in order. */
+  private settleEach(p: Pending, outcomes: ProgramOutcome[]): void {
+    if (p.state === 'done') return
+    p.open.forEach((i, k) => { p.outcomes[i] = outcomes[k] ?? new RemoteInternalError('no outcome for this entry') })
+    this.finish(p)
+  }
+
+  private finish(p: Pending): void {
     if (p.state === 'done') return
     if (p.state === 'sent') this.byId.delete(p.id)
     p.state = 'done'
     p.target = undefined
+    p.open = []
     clearTimeout(p.timer)
     this.live.delete(p)
-    if (outcome instanceof Error) p.reject(outcome)
-    else p.resolve(outcome)
+    p.done(p.outcomes as ProgramOutcome[])
   }
 
 // ---- the master's side ----
@@ -426,28 +547,65 @@ export class FlowGateway implements FlowProgrammer {
     if (!parsed.ok) {
       this.countDropped(parsed.reason, parsed.detail)
       if (parsed.replyTo && expected === 'request') {
-        this.reply(parsed.replyTo.from, parsed.replyTo.id, {error: {kind: 'BadRequest', message: parsed.detail, field: parsed.detail.split(':')[0]}})
+        const error: FlowRpcError = {kind: 'BadRequest', message: parsed.detail, field: parsed.detail.split(':')[0]!}
+        if (parsed.replyTo.batch) this.replyBatch(parsed.replyTo.from, parsed.replyTo.id, {error})
+        else this.reply(parsed.replyTo.from, parsed.replyTo.id, {error})
       }
       return
     }
     const message = parsed.message
-    if (message.type === 'flow-rpc-reply') {
+    if (message.type === 'flow-rpc-reply' || message.type === 'flow-rpc-batch-reply') {
       if (expected !== 'reply') return this.countDropped('unexpected_type', 'a reply on a request key')
       this.onReply(message)
       return
     }
     if (expected !== 'request') return this.countDropped('unexpected_type', 'a request on a reply key')
-    void this.serve(message)
+    if (message.type === 'flow-rpc-batch-request') void this.serveBatch(message)
+    else void this.serve(message)
+  }
+
+  /** Why this instance must not act on a request meant for master `to`; undefined: it may. */
+  private notMaster(to: number): string | undefined {
+    const role = this.options.getRole()
+    const me = this.instId
+    if (to !== me) return `instance ${me} is not instance ${to} (its id changed)`
+    if (role.role !== 'master') return `instance ${me} is ${role.role}, not master`
+    if (!this.local) return `instance ${me} is master but its flow service is not running yet`
+    return undefined
+  }
+
+  /** A forwarded batch: every entry to the flow service in one loop (one turn), one reply with every outcome. */
+  private async serveBatch(req: FlowRpcBatchRequest): Promise<void> {
+    this.stats.served += req.entries.length
+    this.stats.servedBatches++
+    const notMaster = this.notMaster(req.to)
+    if (notMaster || !this.local) {
+      this.log.debug('refused a forwarded flow batch: not master', {event: 'flow_rpc_not_master', id: req.id, from: req.fromInst, reason: notMaster})
+      this.replyBatch(req.from, req.id, {error: {kind: 'NotMaster', message: notMaster ?? 'not master'}})
+      return
+    }
+    this.log.debug('serving a forwarded flow batch', {event: 'flow_rpc_serve', id: req.id, from: req.fromInst, entries: req.entries.length})
+    const outcomes = await programAll(this.local, req.entries, {timeoutMs: req.timeoutMs})
+    let internal: string | undefined
+    const results = outcomes.map((o): FlowRpcOutcome => {
+      if (!(o instanceof Error)) return {result: o}
+      const e = errorToRpc(o)
+      if (e.kind === 'Internal') internal ??= e.message
+      return {error: e}
+    })
+    if (internal) this.log.error('flow service failed on a forwarded batch', {event: 'flow_rpc_failed', id: req.id, error: internal})
+    this.replyBatch(req.from, req.id, {results})
+  }
+
+  private replyBatch(node: string, id: string, body: {results?: FlowRpcOutcome[], error?: FlowRpcError}): void {
+    const json = batchReplyToJson({domain: this.domain, id, from: this.instId, ...body}, this.maxMessageBytes)
+    const sent = this.bus.publish(rpcReplyKey(this.domain, node), json)
+    if (!sent) this.log.warn('could not send a flow reply (broker unreachable); the requester will time out', {event: 'flow_rpc_reply_lost', id})
   }
 
   private async serve(req: FlowRpcRequest): Promise<void> {
     this.stats.served++
-    const role = this.options.getRole()
-    const me = this.instId
-    let notMaster: string | undefined
-    if (req.to !== me) notMaster = `instance ${me} is not instance ${req.to} (its id changed)`
-    else if (role.role !== 'master') notMaster = `instance ${me} is ${role.role}, not master`
-    else if (!this.local) notMaster = `instance ${me} is master but its flow service is not running yet`
+    const notMaster = this.notMaster(req.to)
     if (notMaster || !this.local) {
       this.log.debug('refused a forwarded flow request: not master', {event: 'flow_rpc_not_master', id: req.id, from: req.fromInst, reason: notMaster})
       this.reply(req.from, req.id, {error: {kind: 'NotMaster', message: notMaster ?? 'not master'}})

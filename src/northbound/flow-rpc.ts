@@ -2,6 +2,12 @@
 // validated on receipt (never trusted: any client of the broker may publish anything), and the typed
 // errors of src/flows/programmer.ts carried across so that the slave re-creates the master's error.
 //
+// A batch (POST /stats/flowentry/<command> with a JSON array) goes as one flow-rpc-batch-request
+// carrying its entries in order, answered by one flow-rpc-batch-reply with one outcome per entry in
+// the same order (or one error for the whole batch when the receiver did not act on it: NotMaster,
+// BadRequest). A batch whose JSON would exceed the bus's message size is split by the sender into
+// several batch requests, sent in order (splitBatch).
+//
 // Routing keys (topic exchange, one word per '.'):
 //   c.{domain}.flows.rpc.req.{instId}   a request to the master whose election id is instId
 //   c.{domain}.flows.rpc.reply.{node}   the answer, to the requesting gateway's own node name
@@ -88,7 +94,36 @@ export interface FlowRpcReply {
   error?: FlowRpcError
 }
 
-export type FlowRpcMessage = FlowRpcRequest | FlowRpcReply
+/** Several flow-mods, to be submitted by the master in one turn of its event loop, in order. */
+export interface FlowRpcBatchRequest {
+  type: 'flow-rpc-batch-request'
+  domain: string
+  id: string
+  from: string
+  fromInst: number
+  to: number
+  term: number
+  timeoutMs: number
+  entries: Array<{dpid: bigint, flowMod: FlowModMessage}>
+}
+
+/** One entry's outcome in a batch reply. */
+export type FlowRpcOutcome = {result: ProgramResult} | {error: FlowRpcError}
+
+/**
+ * The answer to a batch: `results`, one per entry in order; or `error` when the receiver acted on
+ * none of them (NotMaster, BadRequest). Exactly one of the two.
+ */
+export interface FlowRpcBatchReply {
+  type: 'flow-rpc-batch-reply'
+  domain: string
+  id: string
+  from: number
+  results?: FlowRpcOutcome[]
+  error?: FlowRpcError
+}
+
+export type FlowRpcMessage = FlowRpcRequest | FlowRpcReply | FlowRpcBatchRequest | FlowRpcBatchReply
 
 /** Why a message was dropped: short words, fit to count by. */
 export type FlowRpcDropReason = 'not_object' | 'unknown_version' | 'unknown_type' | 'foreign_domain' | 'malformed'
@@ -100,7 +135,7 @@ export type ParsedFlowRpc =
     reason: FlowRpcDropReason
     detail: string
     /** A request of our version whose envelope is readable but whose body is not: it can be told why. */
-    replyTo?: {id: string, from: string}
+    replyTo?: {id: string, from: string, batch: boolean}
   }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,6 +220,89 @@ export function replyToJson(r: Omit<FlowRpcReply, 'type'>): Record<string, unkno
   if (r.error) out.error = r.error
   else out.result = r.result
   return out
+}
+
+/** One entry of a batch request as it goes on the wire (splitBatch measures these). */
+export function batchEntryToJson(e: {dpid: bigint, flowMod: FlowModMessage}): Record<string, unknown> {
+  return {dpid: dpidHex(e.dpid), flowMod: flowModToJson(e.flowMod)}
+}
+
+/** A batch request; `entries` already written with batchEntryToJson (as splitBatch returns them). */
+export function batchRequestToJson(r: Omit<FlowRpcBatchRequest, 'type' | 'entries'>, entries: Array<Record<string, unknown>>): Record<string, unknown> {
+  return {
+    v: FLOW_RPC_VERSION, type: 'flow-rpc-batch-request', domain: r.domain, id: r.id, from: r.from, fromInst: r.fromInst,
+    to: r.to, term: r.term, timeoutMs: r.timeoutMs, entries,
+  }
+}
+
+/** Room left in a batch request for the envelope (ids, domain, numbers): generous, it is a few hundred bytes. */
+const BATCH_ENVELOPE_BYTES = 1024
+/**
+ * Of the bus's message size, what one entry of a batch may cost in the reply at most (an outcome
+ * with its error message clipped, see batchReplyToJson): it caps the entries per request so that
+ * the reply always fits too.
+ */
+const REPLY_BYTES_PER_ENTRY = 512
+
+export interface SplitBatch {
+  /** Indices into the items, per request, in order; each request's entries fit maxBytes together. */
+  chunks: number[][]
+  /** Entries written with batchEntryToJson, by index. */
+  encoded: Array<Record<string, unknown>>
+  /** Indices of items too large to go even alone. */
+  tooLarge: number[]
+}
+
+/**
+ * Splits a batch into requests whose JSON fits `maxBytes` (the bus's limit), in order: a request
+ * holds as many consecutive entries as fit, and at most maxBytes / 512 of them so that its reply
+ * fits as well.
+ */
+export function splitBatch(items: ReadonlyArray<{dpid: bigint, flowMod: FlowModMessage}>, maxBytes: number): SplitBatch {
+  const budget = maxBytes - BATCH_ENVELOPE_BYTES
+  const maxEntries = Math.max(1, Math.floor(maxBytes / REPLY_BYTES_PER_ENTRY))
+  const chunks: number[][] = []
+  const encoded: Array<Record<string, unknown>> = []
+  const tooLarge: number[] = []
+  let current: number[] = []
+  let bytes = 0
+  for (let i = 0; i < items.length; i++) {
+    const e = batchEntryToJson(items[i]!)
+    encoded.push(e)
+    const size = Buffer.byteLength(JSON.stringify(e)) + 1 // and a comma
+    if (size > budget) {
+      tooLarge.push(i)
+      continue
+    }
+    if (current.length > 0 && (bytes + size > budget || current.length >= maxEntries)) {
+      chunks.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(i)
+    bytes += size
+  }
+  if (current.length > 0) chunks.push(current)
+  return {chunks, encoded, tooLarge}
+}
+
+/**
+ * A batch reply that fits `maxBytes`: error messages are clipped shorter and shorter until it does
+ * (a batch of failures with long messages must still get its answer through).
+ */
+export function batchReplyToJson(r: Omit<FlowRpcBatchReply, 'type'>, maxBytes = Number.POSITIVE_INFINITY): Record<string, unknown> {
+  const write = (shorten: (e: FlowRpcError) => FlowRpcError) => {
+    const out: Record<string, unknown> = {v: FLOW_RPC_VERSION, type: 'flow-rpc-batch-reply', domain: r.domain, id: r.id, from: r.from}
+    if (r.error) out.error = shorten(r.error)
+    else out.results = (r.results ?? []).map((o) => ('error' in o ? {error: shorten(o.error)} : o))
+    return out
+  }
+  const fits = (o: object) => Buffer.byteLength(JSON.stringify(o)) <= maxBytes
+  let out = write((e) => e)
+  if (maxBytes === Number.POSITIVE_INFINITY || fits(out)) return out
+  out = write((e) => ({...e, message: clip(e.message, 64), ...(e.code !== undefined ? {code: clip(e.code, 48)} : {}), ...(e.field !== undefined ? {field: clip(e.field, 48)} : {})}))
+  if (fits(out)) return out
+  return write((e) => ({kind: e.kind, message: `${e.kind} (message dropped: the reply was too large)`}))
 }
 
 function clip(s: string, n: number): string {
@@ -294,7 +412,7 @@ export function parseFlowRpcMessage(raw: unknown, expectedDomain: string): Parse
 function parse(raw: unknown, expectedDomain: string): ParsedFlowRpc {
   if (!isRecord(raw)) return {ok: false, reason: 'not_object', detail: 'not a JSON object'}
   if (raw.v !== FLOW_RPC_VERSION) return {ok: false, reason: 'unknown_version', detail: `version ${clip(JSON.stringify(raw.v) ?? 'none', 40)}`}
-  if (raw.type !== 'flow-rpc-request' && raw.type !== 'flow-rpc-reply') {
+  if (raw.type !== 'flow-rpc-request' && raw.type !== 'flow-rpc-reply' && raw.type !== 'flow-rpc-batch-request' && raw.type !== 'flow-rpc-batch-reply') {
     return {ok: false, reason: 'unknown_type', detail: `type ${clip(JSON.stringify(raw.type) ?? 'none', 40)}`}
   }
   if (raw.domain !== expectedDomain) {
@@ -319,11 +437,31 @@ function parse(raw: unknown, expectedDomain: string): ParsedFlowRpc {
       return malformed(error)
     }
   }
+  if (raw.type === 'flow-rpc-batch-reply') {
+    try {
+      const from = instId(raw.from, 'from')
+      const hasError = raw.error !== undefined
+      if (hasError === (raw.results !== undefined)) throw new JsonShapeError('results', 'expected exactly one of results and error')
+      const message: FlowRpcBatchReply = {type: 'flow-rpc-batch-reply', domain: expectedDomain, id, from}
+      if (hasError) message.error = parseError(raw.error)
+      else message.results = parseOutcomes(raw.results)
+      return {ok: true, message}
+    } catch (error) {
+      return malformed(error)
+    }
+  }
   let from: string
   try {
     from = token(raw.from, 'from')
   } catch (error) {
     return malformed(error)
+  }
+  if (raw.type === 'flow-rpc-batch-request') {
+    try {
+      return {ok: true, message: parseBatchRequest(raw, expectedDomain, id, from)}
+    } catch (error) {
+      return {...malformed(error), replyTo: {id, from, batch: true}}
+    }
   }
   try {
     if (typeof raw.dpid !== 'string' || !/^[0-9a-f]{16}$/.test(raw.dpid)) throw new JsonShapeError('dpid', 'expected 16 lower-case hex digits')
@@ -343,8 +481,56 @@ function parse(raw: unknown, expectedDomain: string): ParsedFlowRpc {
     }
     return {ok: true, message}
   } catch (error) {
-    return {...malformed(error), replyTo: {id, from}}
+    return {...malformed(error), replyTo: {id, from, batch: false}}
   }
+}
+
+/** At most this many entries in one batch request or reply (the bus's size limit binds long before). */
+export const MAX_RPC_BATCH_ENTRIES = 100_000
+
+function dpidField(v: unknown, path: string): bigint {
+  if (typeof v !== 'string' || !/^[0-9a-f]{16}$/.test(v)) throw new JsonShapeError(path, 'expected 16 lower-case hex digits')
+  return BigInt(`0x${v}`)
+}
+
+function timeout(v: unknown, path: string): number {
+  const timeoutMs = safeCount(v, path)
+  if (timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) throw new JsonShapeError(path, `expected 1..${MAX_TIMEOUT_MS}`)
+  return timeoutMs
+}
+
+function entryList(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_RPC_BATCH_ENTRIES) {
+    throw new JsonShapeError(path, `expected a list of 1..${MAX_RPC_BATCH_ENTRIES} entries`)
+  }
+  return v
+}
+
+function parseBatchRequest(raw: Record<string, unknown>, domain: string, id: string, from: string): FlowRpcBatchRequest {
+  const timeoutMs = timeout(raw.timeoutMs, 'timeoutMs')
+  const entries = entryList(raw.entries, 'entries').map((e, i) => {
+    const path = `entries[${i}]`
+    if (!isRecord(e)) throw new JsonShapeError(path, 'expected an object {dpid, flowMod}')
+    return {dpid: dpidField(e.dpid, `${path}.dpid`), flowMod: flowModFromJson(e.flowMod, `${path}.flowMod`)}
+  })
+  return {
+    type: 'flow-rpc-batch-request', domain, id, from,
+    fromInst: instId(raw.fromInst, 'fromInst'), to: instId(raw.to, 'to'), term: safeCount(raw.term, 'term'), timeoutMs, entries,
+  }
+}
+
+function parseOutcomes(raw: unknown): FlowRpcOutcome[] {
+  return entryList(raw, 'results').map((o, i) => {
+    if (!isRecord(o) || (o.error === undefined) === (o.result === undefined)) {
+      throw new JsonShapeError(`results[${i}]`, 'expected an object with exactly one of result and error')
+    }
+    try {
+      return o.error !== undefined ? {error: parseError(o.error)} : {result: parseResult(o.result)}
+    } catch (error) {
+      if (error instanceof JsonShapeError) throw new JsonShapeError(`results[${i}].${error.path}`, error.reason)
+      throw error
+    }
+  })
 }
 
 function malformed(error: unknown): {ok: false, reason: 'malformed', detail: string} {

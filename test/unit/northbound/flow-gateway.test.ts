@@ -26,15 +26,30 @@ interface Call {
 /** A flow service that records calls; by default answers at once, or holds them for the test to answer. */
 class FakeService implements FlowProgrammer {
   readonly calls: Call[] = []
+  /** Per call, the synchronous stretch it was made in: calls made in one loop share one. */
+  readonly turns: number[] = []
+  private turn = 0
+  private turnOpen = false
   hold = false
   fail: Error | undefined
+  /** Fails the calls it returns an error for. */
+  failWhen: ((dpid: bigint, flowMod: FlowModMessage) => Error | undefined) | undefined
   constructor(readonly instId: number, public term = 65536 + instId) {}
 
   program(dpid: bigint, flowMod: FlowModMessage, options?: ProgramOptions): Promise<ProgramResult> {
+    if (!this.turnOpen) {
+      this.turnOpen = true
+      queueMicrotask(() => {
+        this.turn++
+        this.turnOpen = false
+      })
+    }
+    this.turns.push(this.turn)
     return new Promise((resolve, reject) => {
       this.calls.push({dpid, flowMod, options, resolve, reject})
       if (this.hold) return
-      if (this.fail) reject(this.fail)
+      const fail = this.fail ?? this.failWhen?.(dpid, flowMod)
+      if (fail) reject(fail)
       else resolve({masterId: this.instId, term: this.term, version: this.calls.length})
     })
   }
@@ -51,7 +66,7 @@ interface Node {
 
 const DOMAIN = 'nb'
 
-async function makeCluster(ids: number[], options: {defaultTimeoutMs?: number} = {}) {
+async function makeCluster(ids: number[], options: {defaultTimeoutMs?: number, maxMessageBytes?: number} = {}) {
   const broker = new InMemoryBroker()
   const nodes = new Map<number, Node>()
   for (const id of ids) {
@@ -62,6 +77,7 @@ async function makeCluster(ids: number[], options: {defaultTimeoutMs?: number} =
     const gw = new FlowGateway({
       bus, domain: DOMAIN, instId: id, getRole: () => role, local: service, logger: log,
       watchIntervalMs: 5, defaultTimeoutMs: options.defaultTimeoutMs ?? 2000,
+      ...(options.maxMessageBytes !== undefined ? {maxMessageBytes: options.maxMessageBytes} : {}),
     })
     gw.start()
     await bus.start()
@@ -415,5 +431,142 @@ describe('FlowGateway', () => {
     expect(roleFromElection({role: 'slave', term: 131075, masterId: 1, peers: () => peers})).to.deep.equal({role: 'slave', term: 65537, masterId: 1})
     expect(roleFromElection({role: 'master', term: 65538, masterId: 2, peers: () => peers})).to.deep.equal({role: 'master', term: 65538, masterId: 2})
     expect(roleFromElection({role: 'unknown', term: 0, masterId: undefined, peers: () => []})).to.deep.equal({role: 'unknown', term: 0, masterId: undefined})
+  })
+
+  describe('batches', () => {
+    /** n adds, priority = index, on switches 1..3 in turn. */
+    const batch = (n: number, flags = 0) => Array.from({length: n}, (_, i) => ({dpid: BigInt(i % 3 + 1), flowMod: sampleFlowMod({priority: i, flags})}))
+    const priorities = (calls: Call[]) => calls.map((call) => call.flowMod.priority)
+
+    beforeEach(async () => {
+      c = await makeCluster([1, 2, 3])
+      c.elect(1)
+    })
+
+    it("the master's own batch: every item to the flow service in order, in one loop, one outcome each", async () => {
+      const items = batch(50)
+      c.node(1).service.failWhen = (dpid, fm) => (fm.priority === 7 ? new UnknownSwitchError(dpid) : undefined)
+      const outcomes = await c.node(1).gw.programBatch(items, {timeoutMs: 700})
+      const calls = c.node(1).service.calls
+      expect(priorities(calls)).to.deep.equal(items.map((_, i) => i))
+      expect(calls.map((call) => call.dpid)).to.deep.equal(items.map((it) => it.dpid))
+      expect(new Set(c.node(1).service.turns).size).to.equal(1)
+      expect(calls[0]!.options).to.deep.equal({timeoutMs: 700})
+      expect(outcomes).to.have.length(50)
+      expect(outcomes[0]).to.deep.equal({masterId: 1, term: 65537, version: 1})
+      expect(outcomes[7]).to.be.instanceOf(UnknownSwitchError)
+      expect(c.node(1).gw.stats.local).to.equal(50)
+    })
+
+    it("a slave's batch goes to the master as ONE message; served in one loop; per-entry outcomes and typed errors come back", async () => {
+      const items = batch(100)
+      c.node(1).service.failWhen = (dpid, fm) => {
+        if (fm.priority === 3) return new UnknownSwitchError(dpid)
+        if (fm.priority === 90) return new SwitchRefusedError('no such group', 'OFPET_BAD_ACTION/OFPBAC_BAD_OUT_GROUP')
+        return undefined
+      }
+      const outcomes = await c.node(2).gw.programBatch(items, {timeoutMs: 1000})
+      expect(c.node(2).gw.stats).to.deep.include({forwarded: 100, forwardedBatches: 1})
+      expect(c.node(1).gw.stats).to.deep.include({served: 100, servedBatches: 1})
+      const calls = c.node(1).service.calls
+      expect(priorities(calls)).to.deep.equal(items.map((_, i) => i))
+      expect(calls.map((call) => call.flowMod)).to.deep.equal(items.map((it) => it.flowMod))
+      expect(new Set(c.node(1).service.turns).size).to.equal(1)
+      expect(calls[0]!.options).to.deep.equal({timeoutMs: 800})
+      expect(outcomes[0]).to.deep.equal({masterId: 1, term: 65537, version: 1})
+      expect(outcomes[99]).to.deep.equal({masterId: 1, term: 65537, version: 100})
+      expect(outcomes[3]).to.be.instanceOf(UnknownSwitchError)
+      expect((outcomes[3] as UnknownSwitchError).dpid).to.equal(1n)
+      expect(outcomes[90]).to.be.instanceOf(SwitchRefusedError)
+      expect((outcomes[90] as SwitchRefusedError).code).to.equal('OFPET_BAD_ACTION/OFPBAC_BAD_OUT_GROUP')
+      expect(c.node(2).service.calls).to.have.length(0)
+    })
+
+    it('a batch too large for one bus message goes as several, in order, each answered', async () => {
+      await c.cleanup()
+      c = await makeCluster([1, 2], {maxMessageBytes: 16 * 1024})
+      c.elect(1)
+      const items = batch(300)
+      const outcomes = await c.node(2).gw.programBatch(items)
+      expect(c.node(2).gw.stats.forwardedBatches).to.be.greaterThan(5)
+      expect(priorities(c.node(1).service.calls)).to.deep.equal(items.map((_, i) => i))
+      expect(outcomes.map((o) => (o as ProgramResult).version)).to.deep.equal(items.map((_, i) => i + 1))
+    })
+
+    it('no master: every entry fails at once with the same NoMasterError', async () => {
+      c.elect(undefined)
+      const outcomes = await c.node(2).gw.programBatch(batch(3))
+      expect(outcomes).to.have.length(3)
+      for (const o of outcomes) expect(o).to.be.instanceOf(NoMasterError)
+      expect((outcomes[0] as Error).message).to.match(/^no master in domain nb: election in progress/)
+      expect(c.node(2).gw.stats.forwarded).to.equal(0)
+    })
+
+    it('a master that never answers: ProgramTimeoutError for every entry', async () => {
+      c.node(1).service.hold = true
+      const outcomes = await c.node(2).gw.programBatch(batch(4), {timeoutMs: 150})
+      for (const o of outcomes) expect(o).to.be.instanceOf(ProgramTimeoutError)
+      expect(c.node(2).gw.inFlight).to.equal(0)
+    })
+
+    it('the master changes mid-batch: replay-safe entries go on to the new master, check_overlap ADDs fail (outcome unknown)', async () => {
+      c.node(1).service.hold = true
+      const items = [...batch(3), {dpid: 9n, flowMod: sampleFlowMod({priority: 99, flags: OFP.OFPFF_CHECK_OVERLAP})}, ...batch(2)]
+      const pending = c.node(3).gw.programBatch(items, {timeoutMs: 2000})
+      await until(() => c.node(1).service.calls.length === 6, 'the batch at master 1')
+      c.elect(2)
+      const outcomes = await pending
+      expect(priorities(c.node(2).service.calls)).to.deep.equal([0, 1, 2, 0, 1])
+      expect(new Set(c.node(2).service.turns).size).to.equal(1)
+      expect(outcomes[3]).to.be.instanceOf(MasterChangedError)
+      expect((outcomes[3] as Error).message).to.match(/check_overlap cannot be sent again safely; it may or may not have been applied/)
+      expect(outcomes.filter((o) => !(o instanceof Error)).map((o) => (o as ProgramResult).masterId)).to.deep.equal([2, 2, 2, 2, 2])
+      expect(c.node(3).gw.stats.resent).to.equal(5)
+    })
+
+    it('a master that answers "not master" did not act: the whole batch goes on, check_overlap or not', async () => {
+      c.node(1).role.role = 'slave'
+      c.node(1).role.masterId = 2
+      const pending = c.node(3).gw.programBatch(batch(3, OFP.OFPFF_CHECK_OVERLAP), {timeoutMs: 2000})
+      await until(() => c.node(1).gw.stats.servedBatches === 1, 'the refusal')
+      c.elect(2)
+      const outcomes = await pending
+      expect(outcomes.map((o) => (o as ProgramResult).masterId)).to.deep.equal([2, 2, 2])
+      expect(c.node(1).service.calls).to.have.length(0)
+    })
+
+    it('a slave promoted mid-batch runs the rest on its own flow service, in one loop', async () => {
+      c.node(1).service.hold = true
+      const pending = c.node(3).gw.programBatch(batch(4), {timeoutMs: 2000})
+      await until(() => c.node(1).service.calls.length === 4, 'the batch at master 1')
+      c.elect(3)
+      const outcomes = await pending
+      expect(outcomes.map((o) => (o as ProgramResult).masterId)).to.deep.equal([3, 3, 3, 3])
+      expect(new Set(c.node(3).service.turns).size).to.equal(1)
+    })
+
+    it('a malformed batch request is dropped and counted, and answered BadRequest when its envelope is readable', async () => {
+      const raw = c.broker.createBus()
+      const replies: unknown[] = []
+      raw.subscribe(rpcReplyKey(DOMAIN, 'tester'), (body) => replies.push(body))
+      await raw.start()
+      const envelope = {v: FLOW_RPC_VERSION, type: 'flow-rpc-batch-request', domain: DOMAIN, id: 'b1', from: 'tester', fromInst: 9, to: 1, term: 65537, timeoutMs: 100}
+      raw.publish(rpcRequestKey(DOMAIN, 1), {...envelope, entries: [{dpid: '0000000000000001', flowMod: flowModToJson(sampleFlowMod())}, {dpid: 'nope'}]})
+      raw.publish(rpcRequestKey(DOMAIN, 1), {...envelope, id: '!', entries: []})
+      await until(() => replies.length === 1, 'the BadRequest reply')
+      expect(replies[0]).to.deep.include({type: 'flow-rpc-batch-reply', id: 'b1', from: 1})
+      expect((replies[0] as {error: unknown}).error).to.deep.equal({kind: 'BadRequest', message: 'entries[1].dpid: expected 16 lower-case hex digits', field: 'entries[1].dpid'})
+      await until(() => c.node(1).gw.stats.dropped.malformed === 2, 'both counted')
+      expect(c.node(1).service.calls).to.have.length(0)
+      // A batch reply with the wrong number of results: every entry fails, nothing hangs.
+      c.node(1).service.hold = true
+      const pending = c.node(2).gw.programBatch(batch(2), {timeoutMs: 2000})
+      await until(() => c.node(1).service.calls.length === 2, 'the batch at master 1')
+      const id = [...(c.node(2).gw as unknown as {byId: Map<string, unknown>}).byId.keys()][0]!
+      raw.publish(rpcReplyKey(DOMAIN, c.node(2).gw.node), {v: FLOW_RPC_VERSION, type: 'flow-rpc-batch-reply', domain: DOMAIN, id, from: 1, results: [{result: {masterId: 1, term: 65537, version: 1}}]})
+      const outcomes = await pending
+      expect(outcomes.map((o) => (o as Error).message)).to.deep.equal(['master 1 answered 1 results for 2 entries', 'master 1 answered 1 results for 2 entries'])
+      await raw.close()
+    })
   })
 })

@@ -6,10 +6,11 @@ import {FlowRequestError} from '../../../src/flows/ofctl-rest.js'
 import {InstanceNotMasterError} from '../../../src/flows/service/errors.js'
 import {NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError} from '../../../src/flows/programmer.js'
 import {
-  FLOW_RPC_VERSION, RemoteInternalError, errorFromRpc, errorToRpc, flowModFromJson, flowModToJson, parseFlowRpcMessage,
-  replyToJson, requestToJson, rpcReplyKey, rpcRequestKey,
+  FLOW_RPC_VERSION, RemoteInternalError, batchEntryToJson, batchReplyToJson, batchRequestToJson, errorFromRpc, errorToRpc, flowModFromJson,
+  flowModToJson, parseFlowRpcMessage, replyToJson, requestToJson, rpcReplyKey, rpcRequestKey, splitBatch,
 } from '../../../src/northbound/flow-rpc.js'
 import {richAdd, smallFlowMod} from '../../helpers/flows-arbitraries.js'
+import {OFP} from '../../../src/openflow/codec.js'
 import {sampleFlowMod} from './fixtures.js'
 
 const goodRequest = () => requestToJson({
@@ -75,7 +76,7 @@ describe('flow RPC wire format', () => {
     const r = parseFlowRpcMessage({...goodRequest(), flowMod: {...flowModToJson(sampleFlowMod()), priority: 70000}}, 'lab')
     expect(r.ok).to.equal(false)
     if (r.ok) return
-    expect(r.replyTo).to.deep.equal({id: 'c0ffee-1', from: 'node1'})
+    expect(r.replyTo).to.deep.equal({id: 'c0ffee-1', from: 'node1', batch: false})
     expect(r.detail).to.match(/^flowMod\.priority: /)
     const bad = parseFlowRpcMessage({...goodRequest(), id: 7}, 'lab')
     expect(bad.ok === false && bad.replyTo).to.equal(undefined)
@@ -119,5 +120,95 @@ describe('flow RPC wire format', () => {
 
   it("the flow service's 'not the master' goes on the wire as NotMaster (the slave sends the request on)", () => {
     expect(errorToRpc(new InstanceNotMasterError(1, 'slave')).kind).to.equal('NotMaster')
+  })
+
+  describe('batches', () => {
+    const entries = [
+      {dpid: 0xan, flowMod: sampleFlowMod()},
+      {dpid: 0xffffffffffffffffn, flowMod: sampleFlowMod({command: OFP.OFPFC_DELETE_STRICT, priority: 7})},
+    ]
+    const envelope = {domain: 'lab', id: 'b-1', from: 'node1', fromInst: 2, to: 1, term: 65537, timeoutMs: 900}
+    const goodBatch = () => batchRequestToJson(envelope, entries.map(batchEntryToJson))
+
+    it('a batch request parses back to its entries, in order, switches mixed', () => {
+      const r = parseFlowRpcMessage(wire(goodBatch()), 'lab')
+      expect(r).to.deep.equal({ok: true, message: {type: 'flow-rpc-batch-request', ...envelope, entries}})
+    })
+
+    it('a batch reply carries one outcome per entry, errors typed, or one error for the whole batch', () => {
+      const results = [{result: {masterId: 1, term: 65537, version: 3}}, {error: errorToRpc(new UnknownSwitchError(0xffffffffffffffffn))}]
+      const r = parseFlowRpcMessage(wire(batchReplyToJson({domain: 'lab', id: 'b-1', from: 1, results})), 'lab')
+      expect(r).to.deep.equal({ok: true, message: {type: 'flow-rpc-batch-reply', domain: 'lab', id: 'b-1', from: 1, results}})
+      const whole = parseFlowRpcMessage(wire(batchReplyToJson({domain: 'lab', id: 'b-1', from: 1, error: {kind: 'NotMaster', message: 'slave'}})), 'lab')
+      expect(whole.ok && whole.message).to.deep.include({error: {kind: 'NotMaster', message: 'slave'}})
+    })
+
+    it('a malformed batch is dropped with a reason, and answered when its envelope is readable', () => {
+      const parse = (raw: unknown) => parseFlowRpcMessage(raw, 'lab')
+      const bad = (raw: unknown) => {
+        const r = parse(raw)
+        return r.ok ? 'ok' : `${r.reason}${r.replyTo ? ` replyTo(batch=${r.replyTo.batch})` : ''}: ${r.detail}`
+      }
+      expect(bad({...goodBatch(), entries: []})).to.match(/^malformed replyTo\(batch=true\): entries: expected a list of 1\.\./)
+      expect(bad({...goodBatch(), entries: 'x'})).to.match(/^malformed replyTo\(batch=true\): entries: /)
+      const [first, second] = entries.map(batchEntryToJson)
+      expect(bad({...goodBatch(), entries: [first, {...second, dpid: 'zz'}]})).to.match(/^malformed replyTo\(batch=true\): entries\[1\]\.dpid: /)
+      expect(bad({...goodBatch(), entries: [first, {dpid: (second as {dpid: string}).dpid, flowMod: {...flowModToJson(sampleFlowMod()), tableId: 256}}]}))
+        .to.match(/^malformed replyTo\(batch=true\): entries\[1\]\.flowMod\.tableId: /)
+      expect(bad({...goodBatch(), entries: [first, null]})).to.match(/entries\[1\]: expected an object/)
+      expect(bad({...goodBatch(), timeoutMs: -1})).to.match(/^malformed replyTo\(batch=true\): timeoutMs/)
+      expect(bad({...goodBatch(), from: 'a.b'})).to.match(/^malformed: from/)
+      expect(bad({...goodBatch(), v: 9})).to.match(/^unknown_version/)
+      const reply = {v: FLOW_RPC_VERSION, type: 'flow-rpc-batch-reply', domain: 'lab', id: 'b-1', from: 1}
+      expect(bad(reply)).to.match(/^malformed: results: expected exactly one of results and error/)
+      expect(bad({...reply, results: [{result: {masterId: 1, term: 1, version: 1}}, {}]})).to.match(/^malformed: results\[1\]: /)
+      expect(bad({...reply, results: [{error: {kind: 'Weird', message: 'x'}}]})).to.match(/^malformed: results\[0\]\.error\.kind: /)
+      expect(bad({...reply, results: [{result: {masterId: 0, term: 1, version: 1}}]})).to.match(/^malformed: results\[0\]\.result\.masterId: /)
+    })
+
+    it('never throws on random batch fields (fuzzed)', () => {
+      fc.assert(fc.property(fc.dictionary(fc.constantFrom('v', 'type', 'entries', 'results', 'error', 'timeoutMs', 'from', 'to'), fc.anything()), (extra) => {
+        parseFlowRpcMessage({...goodBatch(), ...extra}, 'lab')
+        parseFlowRpcMessage({v: FLOW_RPC_VERSION, type: 'flow-rpc-batch-reply', domain: 'lab', id: 'x', from: 1, ...extra}, 'lab')
+      }), {numRuns: 500})
+      fc.assert(fc.property(fc.array(fc.anything(), {maxLength: 5}), (list) => {
+        expect(parseFlowRpcMessage({...goodBatch(), entries: list}, 'lab').ok).to.equal(false)
+      }), {numRuns: 300})
+    })
+
+    it('splitBatch: chunks in order, each fitting the message size (and its reply), oversized entries set apart', () => {
+      const many = Array.from({length: 1000}, (_, i) => ({dpid: BigInt(i % 3 + 1), flowMod: sampleFlowMod({priority: i})}))
+      const maxBytes = 64 * 1024
+      const split = splitBatch(many, maxBytes)
+      expect(split.tooLarge).to.deep.equal([])
+      expect(split.chunks.flat()).to.deep.equal(many.map((_, i) => i))
+      expect(split.chunks.length).to.be.greaterThan(1)
+      for (const chunk of split.chunks) {
+        expect(chunk.length).to.be.at.most(maxBytes / 512)
+        const json = JSON.stringify(batchRequestToJson(envelope, chunk.map((i) => split.encoded[i]!)))
+        expect(Buffer.byteLength(json)).to.be.at.most(maxBytes)
+      }
+      // One big message when the bus allows it.
+      expect(splitBatch(many, 4 * 1024 * 1024).chunks).to.have.length(1)
+      const huge = {dpid: 1n, flowMod: sampleFlowMod({instructions: [{type: 'APPLY_ACTIONS', actions: Array.from({length: 3000}, () => ({type: 'OUTPUT' as const, port: 2, maxLen: 0}))}]})}
+      const withHuge = splitBatch([many[0]!, huge, many[1]!], 64 * 1024)
+      expect(withHuge.tooLarge).to.deep.equal([1])
+      expect(withHuge.chunks.flat()).to.deep.equal([0, 2])
+    })
+
+    it('a batch reply of long error messages is shortened until it fits the message size', () => {
+      const long = {error: errorToRpc(new SwitchRefusedError('x'.repeat(1000), 'OFPET_BAD_ACTION/OFPBAC_BAD_OUT_GROUP'))}
+      const results = Array.from({length: 128}, () => long)
+      const full = batchReplyToJson({domain: 'lab', id: 'b', from: 1, results})
+      expect(Buffer.byteLength(JSON.stringify(full))).to.be.greaterThan(64 * 1024)
+      const fitted = batchReplyToJson({domain: 'lab', id: 'b', from: 1, results}, 64 * 1024)
+      expect(Buffer.byteLength(JSON.stringify(fitted))).to.be.at.most(64 * 1024)
+      const parsed = parseFlowRpcMessage(wire(fitted), 'lab')
+      if (!parsed.ok || parsed.message.type !== 'flow-rpc-batch-reply') throw new Error('not a batch reply')
+      expect(parsed.message.results).to.have.length(128)
+      const e = errorFromRpc((parsed.message.results![0] as {error: never}).error, 1n, 1)
+      expect(e).to.be.instanceOf(SwitchRefusedError)
+      expect(e.message.length).to.be.at.most(64)
+    })
   })
 })
