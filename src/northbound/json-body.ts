@@ -17,6 +17,12 @@ const MAX_DEPTH = 64
  */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return undefined
+  // Most bodies hold no integer of 16 digits or more: JSON.parse alone reads them exactly, and a
+  // batch of thousands of flow entries need not be copied character by character.
+  if (!/[0-9]{16}/.test(text)) {
+    checkDepth(text)
+    return parseText(text)
+  }
   const big: string[] = []
   // Replace each big integer literal outside strings by a marker string, parse, then put bigints back.
   let out = ''
@@ -57,13 +63,33 @@ export function parseJsonBody(text: string): unknown {
     out += c
     i++
   }
-  let parsed: unknown
+  const parsed = parseText(out)
+  return big.length === 0 ? parsed : restore(parsed, big)
+}
+
+function parseText(text: string): unknown {
   try {
-    parsed = JSON.parse(out)
+    return JSON.parse(text)
   } catch (error) {
     throw new JsonBodyError(`body is not valid JSON: ${(error as Error).message.replace(/\u0000bigint:\d+/g, '<number>')}`)
   }
-  return big.length === 0 ? parsed : restore(parsed, big)
+}
+
+/** Refuses nesting deeper than MAX_DEPTH, as the slow path does, without copying the text. */
+function checkDepth(text: string): void {
+  let depth = 0
+  const n = text.length
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22) { // a string: skip to its end
+      i++
+      while (i < n && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_DEPTH) throw new JsonBodyError(`body is not valid JSON: nested deeper than ${MAX_DEPTH} levels`)
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--
+    }
+  }
 }
 
 function restore(v: unknown, big: string[]): unknown {

@@ -2,6 +2,11 @@
 // written for Ryu work unchanged), plus /cluster, /switches and /flows for what Ryu does not have.
 // Bound to 127.0.0.1 unless told otherwise; an optional bearer token guards every route.
 //
+// A JSON array of Ryu flow entries posted to /stats/flowentry/<command> is a batch (flowkeeper's
+// extension; a single object behaves exactly as in Ryu): every entry is validated before any is
+// sent, then all are submitted in one turn of the event loop, in order, so the master's flow
+// service sends them to each switch as one batch with one barrier; one result per entry comes back.
+//
 // Flow changes go through the instance's FlowProgrammer (its FlowGateway: the local flow service on
 // the master, the master over the bus on a slave), so any instance accepts them. Flow reads come
 // from the switch itself through the local switch registry: slaves are connected to every switch
@@ -10,11 +15,14 @@ import Fastify, {type FastifyInstance, type FastifyReply, type FastifyRequest} f
 import {timingSafeEqual} from 'node:crypto'
 import type {Role} from '../election/messages.js'
 import {
-  clearFlowsFlowMod, formatFlowStatsReply, parseDpid, parseFlowEntryRequest, parseFlowStatsFilter, toRyuJson,
+  FlowRequestError, clearFlowsFlowMod, formatFlowStatsReply, parseDpid, parseFlowEntryRequest, parseFlowStatsFilter, toRyuJson,
   type FlowEntryCommand,
 } from '../flows/ofctl-rest.js'
 import {formatOfctlFlow, parseOfctlFlow, type OfctlCommand} from '../flows/ofctl-syntax.js'
-import {NoMasterError, UnknownSwitchError, type FlowProgrammer, type ProgramResult} from '../flows/programmer.js'
+import {
+  NoMasterError, UnknownSwitchError, programEach,
+  type FlowProgrammer, type ProgramItem, type ProgramOutcome, type ProgramResult,
+} from '../flows/programmer.js'
 import type {FlowServiceStats} from '../flows/service/flow-service.js'
 import type {Logger} from '../log.js'
 import type {FlowStats, FlowStatsFilter} from '../openflow/codec.js'
@@ -55,6 +63,8 @@ export function clusterFlows(s: FlowServiceStats, gateway?: GatewayCounters): Re
     out.gateway = {
       local: gateway.local, forwarded: gateway.forwarded, resent: gateway.resent, served: gateway.served,
       unknown_replies: gateway.unknownReplies, dropped: {...gateway.dropped},
+      ...(gateway.forwardedBatches !== undefined ? {forwarded_batches: gateway.forwardedBatches} : {}),
+      ...(gateway.servedBatches !== undefined ? {served_batches: gateway.servedBatches} : {}),
     }
   }
   return out
@@ -67,6 +77,9 @@ export interface GatewayCounters {
   resent: number
   served: number
   unknownReplies: number
+  /** Batch RPC messages sent and served (their entries count in forwarded and served). */
+  forwardedBatches?: number
+  servedBatches?: number
   /** RPC messages dropped unread, by reason. */
   dropped: Record<string, number>
 }
@@ -116,6 +129,10 @@ export interface RestServerOptions {
   readTimeoutMs?: number
   /** Largest request body in bytes. Default 256 KiB (a forwarded flow-mod must fit a 64 KiB bus message anyway). */
   bodyLimit?: number
+  /** Largest body of a batch (a JSON array posted to /stats/flowentry/<command>). Default 4 MiB. */
+  batchBodyLimit?: number
+  /** Most flow entries in one batch. Default 10,000. */
+  maxBatchEntries?: number
   /** The flow service's settings that can change at runtime (GET/PATCH /config/flows). */
   flowSettings?: RuntimeFlowSettings
 }
@@ -131,6 +148,29 @@ const FLOW_CONFIG_FIELDS = new Set(['backupEnabled', 'backupPeriodMs'])
 export type RestAppOptions = Omit<RestServerOptions, 'host' | 'port'>
 
 export const DEFAULT_BODY_LIMIT = 256 * 1024
+/** Room for DEFAULT_MAX_BATCH_ENTRIES entries of a few hundred bytes each. */
+export const DEFAULT_BATCH_BODY_LIMIT = 4 * 1024 * 1024
+export const DEFAULT_MAX_BATCH_ENTRIES = 10_000
+
+/**
+ * The body of a batch POST /stats/flowentry/<command>: every entry as parseFlowEntryRequest reads
+ * one, each with its own "dpid". Throws FlowRequestError naming the entry and the field
+ * (`[3].match.ipv4_dst`) for the first bad entry; an empty batch or one over `maxEntries` is refused.
+ */
+export function parseFlowEntryBatch(command: FlowEntryCommand | string, body: readonly unknown[], maxEntries = DEFAULT_MAX_BATCH_ENTRIES): ProgramItem[] {
+  if (body.length === 0) throw new FlowRequestError('body', `an empty batch: expected a JSON array of 1 to ${maxEntries} flow entries`)
+  if (body.length > maxEntries) {
+    throw new FlowRequestError('body', `a batch of ${body.length} flow entries: at most ${maxEntries} in one request (split it into several)`)
+  }
+  return body.map((entry, i) => {
+    try {
+      return parseFlowEntryRequest(command, entry)
+    } catch (error) {
+      if (!(error instanceof FlowRequestError)) throw error
+      throw new FlowRequestError(error.field === 'body' ? `[${i}]` : `[${i}].${error.field}`, error.reason)
+    }
+  })
+}
 
 /** Ryu returns datapath ids as JSON integers; beyond 2^53 they cannot be exact, so say it as a string. */
 function dpidJson(dpid: bigint): number | string {
@@ -168,15 +208,24 @@ function resultHeaders(reply: FastifyReply, r: ProgramResult): FastifyReply {
 export function buildRestApp(options: RestAppOptions): FastifyInstance {
   const {instance, token, logger} = options
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT
+  const batchBodyLimit = Math.max(bodyLimit, options.batchBodyLimit ?? DEFAULT_BATCH_BODY_LIMIT)
+  const maxBatchEntries = options.maxBatchEntries ?? DEFAULT_MAX_BATCH_ENTRIES
   const readTimeoutMs = options.readTimeoutMs ?? 5000
   const app = Fastify({logger: false, bodyLimit})
 
   // Ryu reads any body as JSON whatever its Content-Type (curl -d sends form-urlencoded): so do we.
   // Empty means none (POST /stats/flow/<dpid> without a filter). Big integers stay exact.
+  // The flow entry route takes up to batchBodyLimit; anything but a batch (a JSON array) still gets
+  // bodyLimit, checked here before the text is parsed.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', {parseAs: 'string', bodyLimit}, (_request, body, done) => {
+    const text = body as string
+    if (text.length > bodyLimit && !text.trimStart().startsWith('[') && Buffer.byteLength(text) > bodyLimit) {
+      done(Object.assign(new Error(`request body larger than ${bodyLimit} bytes`), {statusCode: 413}), undefined)
+      return
+    }
     try {
-      done(null, parseJsonBody(body as string))
+      done(null, parseJsonBody(text))
     } catch (error) {
       done(error as JsonBodyError, undefined)
     }
@@ -198,7 +247,11 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
     }
     let status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
     let message = error.message
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `request body larger than ${bodyLimit} bytes`
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      message = request.routeOptions.bodyLimit === batchBodyLimit && batchBodyLimit > bodyLimit
+        ? `request body larger than ${batchBodyLimit} bytes (the limit of a batch of flow entries; split it into several)`
+        : `request body larger than ${bodyLimit} bytes`
+    }
     if (status >= 500) {
       status = 500
       logger.error('REST request failed', {event: 'api_error', method: request.method, url: request.url, error: error.message})
@@ -214,8 +267,8 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
     if (!programmer) throw new NoMasterError(`instance ${instance.election.instId} cannot program flows: no flow programmer is wired`)
     return programmer
   }
-  const program = (dpid: bigint, flowMod: Parameters<FlowProgrammer['program']>[1]) =>
-    flows().program(dpid, flowMod, options.programTimeoutMs !== undefined ? {timeoutMs: options.programTimeoutMs} : {})
+  const programOptions = options.programTimeoutMs !== undefined ? {timeoutMs: options.programTimeoutMs} : {}
+  const program = (dpid: bigint, flowMod: Parameters<FlowProgrammer['program']>[1]) => flows().program(dpid, flowMod, programOptions)
   const readFlows = (dpid: bigint, filter: Partial<FlowStatsFilter>): Promise<FlowStats[]> => {
     const registry = instance.registry
     if (!registry) throw new UnknownSwitchError(dpid, `switch ${formatDpid(dpid)} is not connected: instance ${instance.election.instId} has no OpenFlow listener`)
@@ -227,15 +280,54 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
   app.get('/stats/switches', async () => (instance.registry?.switches() ?? []).map((s) => dpidJson(s.datapathId)))
 
   // Ryu: POST /stats/flowentry/{add,modify,modify_strict,delete,delete_strict}, body with "dpid"; 200 with an empty body.
-  app.post('/stats/flowentry/:command', async (request, reply) => {
+  // flowkeeper: a JSON array of such bodies is a batch; 200 with {"results": [...]}, one per entry.
+  app.post('/stats/flowentry/:command', {bodyLimit: batchBodyLimit}, async (request, reply) => {
     const {command} = request.params as {command: string}
     if (!FLOW_ENTRY_COMMANDS.includes(command as FlowEntryCommand)) {
       return reply.code(404).send({error: `no flow entry command '${command}': expected one of ${FLOW_ENTRY_COMMANDS.join(', ')}`})
     }
+    if (Array.isArray(request.body)) return flowEntryBatch(command, request.body, reply)
     const {dpid, flowMod} = parseFlowEntryRequest(command, request.body)
     const result = await program(dpid, flowMod)
     return resultHeaders(reply, result).code(200).send()
   })
+
+  /**
+   * A batch: all entries validated first (a bad one: 400 naming it, nothing sent), then submitted
+   * together. 200 when every entry was acknowledged; otherwise the status of the first failed
+   * entry, the body listing every entry's result either way.
+   */
+  async function flowEntryBatch(command: string, body: unknown[], reply: FastifyReply): Promise<FastifyReply> {
+    const items = parseFlowEntryBatch(command, body, maxBatchEntries)
+    const outcomes = await programEach(flows(), items, programOptions)
+    let firstFailure: {status: number, headers: Record<string, string>} | undefined
+    let firstResult: ProgramResult | undefined
+    let unexpected: string | undefined
+    const results = outcomes.map((o: ProgramOutcome) => {
+      if (!(o instanceof Error)) {
+        firstResult ??= o
+        return {status: 200, master: o.masterId, term: o.term, version: o.version}
+      }
+      const mapped = httpError(o)
+      if (!mapped) unexpected ??= o.message
+      const status = mapped?.status ?? 500
+      firstFailure ??= {status, headers: mapped?.headers ?? {}}
+      return {status, ...(mapped?.body ?? {error: o.message})}
+    })
+    if (unexpected) logger.error('REST batch entries failed', {event: 'api_error', method: 'POST', url: `/stats/flowentry/${command}`, error: unexpected})
+    if (firstResult) {
+      void reply.header('x-flowkeeper-master', String(firstResult.masterId)).header('x-flowkeeper-term', String(firstResult.term))
+      // A table version means something for one switch only.
+      if (items.every((it) => it.dpid === items[0]!.dpid)) {
+        const versions = results.flatMap((r) => ('version' in r && typeof r.version === 'number' ? [r.version] : []))
+        void reply.header('x-flowkeeper-version', String(Math.max(...versions)))
+      }
+    }
+    const failed = results.filter((r) => r.status !== 200).length
+    void reply.header('x-flowkeeper-failed', String(failed))
+    if (firstFailure) void reply.headers(firstFailure.headers)
+    return reply.code(firstFailure?.status ?? 200).type('application/json; charset=utf-8').send(JSON.stringify({results}))
+  }
 
   // Ryu: DELETE /stats/flowentry/clear/<dpid>: every flow of every table; 200 with an empty body.
   app.delete('/stats/flowentry/clear/:dpid', async (request, reply) => {

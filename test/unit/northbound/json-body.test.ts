@@ -22,6 +22,9 @@ describe('parseJsonBody', () => {
 
   it('refuses absurd nesting; a __proto__ key stays a plain property', () => {
     expect(() => parseJsonBody('['.repeat(100) + ']'.repeat(100))).to.throw(JsonBodyError, /nested deeper than 64/)
+    // The same with a big integer inside (the path that rewrites the text) and with brackets in strings (ignored).
+    expect(() => parseJsonBody('['.repeat(100) + '18446744073709551615' + ']'.repeat(100))).to.throw(JsonBodyError, /nested deeper than 64/)
+    expect(parseJsonBody(`[${JSON.stringify('['.repeat(100))}]`)).to.deep.equal(['['.repeat(100)])
     const o = parseJsonBody('{"__proto__": {"polluted": 18446744073709551615}}') as Record<string, unknown>
     expect(Object.getPrototypeOf(o)).to.equal(Object.prototype)
     expect(Object.prototype.hasOwnProperty.call(o, '__proto__')).to.equal(true)

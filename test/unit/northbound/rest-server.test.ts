@@ -6,21 +6,38 @@ import type {FastifyInstance} from 'fastify'
 import http from 'node:http'
 import {clearFlowsFlowMod} from '../../../src/flows/ofctl-rest.js'
 import type {FlowServiceStats} from '../../../src/flows/service/flow-service.js'
-import {NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError, type FlowProgrammer, type ProgramOptions, type ProgramResult} from '../../../src/flows/programmer.js'
+import {
+  NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError,
+  type FlowProgrammer, type ProgramItem, type ProgramOptions, type ProgramOutcome, type ProgramResult,
+} from '../../../src/flows/programmer.js'
 import {MemoryLogger} from '../../../src/log.js'
 import {MasterChangedError} from '../../../src/northbound/flow-gateway.js'
 import {RemoteInternalError} from '../../../src/northbound/flow-rpc.js'
-import {buildRestApp, RestServer, type RestAppOptions, type RestInstance} from '../../../src/northbound/rest-server.js'
+import {buildRestApp, DEFAULT_BATCH_BODY_LIMIT, RestServer, type RestAppOptions, type RestInstance} from '../../../src/northbound/rest-server.js'
 import {OFP, type FlowModMessage, type FlowStats, type FlowStatsFilter} from '../../../src/openflow/codec.js'
 import {SwitchTimeoutError} from '../../../src/openflow/connection.js'
 import {SwitchNotConnectedError} from '../../../src/openflow/roles.js'
 
 class FakeProgrammer implements FlowProgrammer {
   readonly calls: Array<{dpid: bigint, flowMod: FlowModMessage, options: ProgramOptions | undefined}> = []
+  /** Per call, the synchronous stretch it was made in: calls made in one loop share one. */
+  readonly turns: number[] = []
+  private turn = 0
+  private turnOpen = false
   fail: Error | undefined
+  failWhen: ((dpid: bigint, flowMod: FlowModMessage) => Error | undefined) | undefined
   async program(dpid: bigint, flowMod: FlowModMessage, options?: ProgramOptions): Promise<ProgramResult> {
+    if (!this.turnOpen) {
+      this.turnOpen = true
+      queueMicrotask(() => {
+        this.turn++
+        this.turnOpen = false
+      })
+    }
+    this.turns.push(this.turn)
     this.calls.push({dpid, flowMod, options})
-    if (this.fail) throw this.fail
+    const fail = this.fail ?? this.failWhen?.(dpid, flowMod)
+    if (fail) throw fail
     return {masterId: 1, term: 65537, version: this.calls.length}
   }
 }
@@ -120,7 +137,7 @@ describe('REST API', () => {
         [{...RYU_ADD, match: {in_prot: 1}}, 'match.in_prot', 'unknown match field'],
         [{...RYU_ADD, priority: 70000}, 'priority', 'expected an integer 0..65535, got 70000'],
         [{...RYU_ADD, actions: [{type: 'OUTPUT'}]}, 'actions[0].port', 'required'],
-        [[1, 2], 'body', 'expected a JSON object'],
+        [7, 'body', 'expected a JSON object'],
       ]
       for (const [body, field, reason] of cases) {
         const r = await post('/stats/flowentry/add', body)
@@ -200,6 +217,127 @@ describe('REST API', () => {
       build({programTimeoutMs: 1234})
       await post('/stats/flowentry/add', RYU_ADD)
       expect(programmer.calls[0]!.options).to.deep.equal({timeoutMs: 1234})
+    })
+  })
+
+  describe('POST /stats/flowentry/<command> with a JSON array: a batch', () => {
+    /** n adds to switch `dpid` (or 1, 2, 3 in turn), priority = index. */
+    const entries = (n: number, dpid?: number) => Array.from({length: n}, (_, i) => ({...RYU_ADD, dpid: dpid ?? i % 3 + 1, priority: i}))
+
+    it('every entry submitted in order, in one loop; 200 with one result per entry', async () => {
+      const body = entries(6)
+      const r = await post('/stats/flowentry/add', body)
+      expect(r.statusCode).to.equal(200)
+      expect(r.headers['content-type']).to.equal('application/json; charset=utf-8')
+      expect(r.json()).to.deep.equal({results: body.map((_, i) => ({status: 200, master: 1, term: 65537, version: i + 1}))})
+      expect(programmer.calls.map((c) => [c.dpid, c.flowMod.priority])).to.deep.equal(body.map((e, i) => [BigInt(e.dpid), i]))
+      expect(new Set(programmer.turns).size).to.equal(1)
+      expect(r.headers).to.deep.include({'x-flowkeeper-master': '1', 'x-flowkeeper-term': '65537', 'x-flowkeeper-failed': '0'})
+      // Several switches: no single table version to report.
+      expect(r.headers['x-flowkeeper-version']).to.equal(undefined)
+      const one = await post('/stats/flowentry/delete_strict', entries(2, 5))
+      expect(one.headers['x-flowkeeper-version']).to.equal('8')
+      expect(programmer.calls.slice(6).map((c) => c.flowMod.command)).to.deep.equal([OFP.OFPFC_DELETE_STRICT, OFP.OFPFC_DELETE_STRICT])
+    })
+
+    it('one invalid entry: 400 naming the entry and the field, and nothing is sent', async () => {
+      const cases: Array<[unknown[], string, string]> = [
+        [[...entries(3), {...RYU_ADD, match: {eth_type: 0x800, ipv4_dst: '10.0.0.300'}}], '[3].match.ipv4_dst', ''],
+        [[RYU_ADD, 'x'], '[1]', 'expected a JSON object'],
+        [[RYU_ADD, [RYU_ADD]], '[1]', 'expected a JSON object'],
+        [[{...RYU_ADD, dpid: undefined}], '[0].dpid', 'required'],
+        [[RYU_ADD, {...RYU_ADD, actions: [{type: 'OUTPUT'}]}], '[1].actions[0].port', 'required'],
+      ]
+      for (const [body, field, reason] of cases) {
+        const r = await post('/stats/flowentry/add', body)
+        expect(r.statusCode, field).to.equal(400)
+        expect(r.json().field, field).to.equal(field)
+        expect(r.json().error, field).to.match(new RegExp(`^${field.replace(/[[\].]/g, '\\$&')}: ${reason}`))
+      }
+      expect(programmer.calls).to.have.length(0)
+    })
+
+    it('an empty batch, or one over the cap: 400 saying why', async () => {
+      const empty = await post('/stats/flowentry/add', [])
+      expect(empty.statusCode).to.equal(400)
+      expect(empty.json()).to.deep.include({field: 'body', error: 'body: an empty batch: expected a JSON array of 1 to 10000 flow entries'})
+      build({maxBatchEntries: 5})
+      const big = await post('/stats/flowentry/add', entries(6))
+      expect(big.statusCode).to.equal(400)
+      expect(big.json().error).to.equal('body: a batch of 6 flow entries: at most 5 in one request (split it into several)')
+      expect(programmer.calls).to.have.length(0)
+    })
+
+    it('failed entries: their status and error each, the others acknowledged; HTTP status = the first failure\'s', async () => {
+      programmer.failWhen = (dpid, fm) => {
+        if (fm.priority === 1) return new UnknownSwitchError(dpid)
+        if (fm.priority === 3) return new SwitchRefusedError('no such group', 'OFPET_BAD_ACTION/OFPBAC_BAD_OUT_GROUP')
+        if (fm.priority === 4) return new TypeError('boom')
+        return undefined
+      }
+      const r = await post('/stats/flowentry/add', entries(5))
+      expect(r.statusCode).to.equal(404)
+      expect(r.headers).to.deep.include({'x-flowkeeper-master': '1', 'x-flowkeeper-failed': '3'})
+      expect(r.json().results).to.deep.equal([
+        {status: 200, master: 1, term: 65537, version: 1},
+        {status: 404, error: 'switch 0000000000000002 is not connected', kind: 'UnknownSwitchError', retriable: false, dpid: '0000000000000002'},
+        {status: 200, master: 1, term: 65537, version: 3},
+        {status: 400, error: 'no such group', kind: 'SwitchRefusedError', retriable: false, code: 'OFPET_BAD_ACTION/OFPBAC_BAD_OUT_GROUP'},
+        {status: 500, error: 'boom'},
+      ])
+      expect(log.lines.filter((l) => l.event === 'api_error')).to.have.length(1)
+    })
+
+    it('no master: 503 with Retry-After, every entry saying so', async () => {
+      programmer.fail = new NoMasterError('no master in domain lab: election in progress')
+      const r = await post('/stats/flowentry/modify', entries(2))
+      expect(r.statusCode).to.equal(503)
+      expect(r.headers['retry-after']).to.equal('1')
+      expect(r.headers['x-flowkeeper-master']).to.equal(undefined)
+      expect(r.json().results.map((x: {status: number, kind: string}) => [x.status, x.kind])).to.deep.equal([[503, 'NoMasterError'], [503, 'NoMasterError']])
+    })
+
+    it("uses the programmer's programBatch when it has one", async () => {
+      const seen: ProgramItem[][] = []
+      const batcher = Object.assign(new FakeProgrammer(), {
+        async programBatch(items: readonly ProgramItem[], options?: ProgramOptions): Promise<ProgramOutcome[]> {
+          seen.push([...items])
+          expect(options).to.deep.equal({timeoutMs: 777})
+          return items.map((_, i) => (i === 1 ? new ProgramTimeoutError('slow') : {masterId: 3, term: 9, version: i}))
+        },
+      })
+      build({flows: batcher, programTimeoutMs: 777})
+      const r = await post('/stats/flowentry/add', entries(3, 7))
+      expect(seen).to.have.length(1)
+      expect(seen[0]!.map((it) => it.flowMod.priority)).to.deep.equal([0, 1, 2])
+      expect(batcher.calls).to.have.length(0)
+      expect(r.statusCode).to.equal(504)
+      expect(r.json().results[1]).to.deep.equal({status: 504, error: 'slow', kind: 'ProgramTimeoutError', retriable: true})
+    })
+
+    it('a batch may be larger than the body limit of other requests, up to its own; a single entry keeps the smaller one', async () => {
+      build({bodyLimit: 2048, batchBodyLimit: 64 * 1024})
+      const r = await post('/stats/flowentry/add', entries(40))
+      expect(r.statusCode).to.equal(200)
+      expect(r.json().results).to.have.length(40)
+      const single = await post('/stats/flowentry/add', {...RYU_ADD, pad: 'x'.repeat(4000)})
+      expect(single.statusCode).to.equal(413)
+      expect(single.json()).to.deep.equal({error: 'request body larger than 2048 bytes'}) // as before batches existed
+      const huge = await post('/stats/flowentry/add', entries(1000))
+      expect(huge.statusCode).to.equal(413)
+      expect(huge.json().error).to.equal('request body larger than 65536 bytes (the limit of a batch of flow entries; split it into several)')
+      const other = await post('/flows/1', {flow: 'x'.repeat(4000)})
+      expect(other.statusCode).to.equal(413)
+      expect(other.json().error).to.equal('request body larger than 2048 bytes')
+    })
+
+    it('the default limits hold 10,000 ordinary entries', async () => {
+      const body = entries(10_000, 1)
+      expect(Buffer.byteLength(JSON.stringify(body))).to.be.below(DEFAULT_BATCH_BODY_LIMIT)
+      const r = await post('/stats/flowentry/add', body)
+      expect(r.statusCode).to.equal(200)
+      expect(r.json().results).to.have.length(10_000)
+      expect(new Set(programmer.turns).size).to.equal(1)
     })
   })
 
