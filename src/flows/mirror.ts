@@ -10,6 +10,13 @@
  * a mirror never applies a delta of a term it has no snapshot of; it waits for one. Messages of an
  * older term than the mirror's are from a deposed master and are ignored.
  *
+ * Rebases: a newly promoted master's tables are its mirror's, each at some (old term, version).
+ * Instead of sending every table whole to every slave at once (megabytes, and seconds of parsing
+ * on each slave in the middle of a failover), it first announces per device "version 0 of my term
+ * is (old term, version)". A slave whose mirror is at exactly that position holds the very same
+ * table (replication is deterministic) and simply moves to the new term; any other slave
+ * (behind, ahead, or with nothing) asks for a snapshot.
+ *
  * Snapshots (the ONOS rule, from NewDistributedFlowRuleStore's periodic backup): at each backup
  * period the master sends whole every device that a current slave has not confirmed at its current
  * version — a device changed since that slave's last confirmed backup, or a slave that joined
@@ -61,6 +68,15 @@ export interface FlowSnapshot {
   table: FlowTable;
 }
 
+/** A new master's device table at (term, version) is the table at `base` of the previous term (see the module comment). */
+export interface FlowRebase {
+  type: 'flow-rebase';
+  device: string;
+  term: number;
+  version: number;
+  base: { term: number; version: number };
+}
+
 /** A slave asks for a snapshot of one device (it found a gap, or knows nothing of its term). */
 export interface SnapshotRequest {
   type: 'flow-snapshot-request';
@@ -78,7 +94,10 @@ export interface BackupAck {
   from: string;
 }
 
-export type BackupMessage = FlowDelta | FlowSnapshot | SnapshotRequest | BackupAck;
+export type BackupMessage = FlowDelta | FlowSnapshot | FlowRebase | SnapshotRequest | BackupAck;
+
+/** What a mirror applies. */
+export type MirrorMessage = FlowDelta | FlowSnapshot | FlowRebase;
 
 /** The JSON-safe form of a message (what goes on the bus). */
 export function backupMessageToJson(m: BackupMessage): Record<string, unknown> {
@@ -91,6 +110,8 @@ export function backupMessageToJson(m: BackupMessage): Record<string, unknown> {
       };
     case 'flow-snapshot':
       return { ...head, term: m.term, version: m.version, table: m.table.toSnapshot() satisfies FlowTableSnapshot };
+    case 'flow-rebase':
+      return { ...head, term: m.term, version: m.version, base: { term: m.base.term, version: m.base.version } };
     case 'flow-snapshot-request':
       return { ...head, from: m.from };
     case 'flow-ack':
@@ -158,6 +179,14 @@ export function parseBackupMessage(raw: unknown): ParsedBackupMessage {
         const term = counter(o.term, 'term');
         const version = counter(o.version, 'version');
         return { ok: true, message: { type: 'flow-snapshot', device, term, version, table: FlowTable.fromSnapshot(o.table) } };
+      }
+      case 'flow-rebase': {
+        const term = counter(o.term, 'term');
+        const version = counter(o.version, 'version');
+        if (!isRecord(o.base)) throw new JsonShapeError('base', 'expected an object {term, version}');
+        const base = { term: counter(o.base.term, 'base.term'), version: counter(o.base.version, 'base.version') };
+        if (base.term >= term) throw new JsonShapeError('base.term', 'a rebase continues an older term');
+        return { ok: true, message: { type: 'flow-rebase', device, term, version, base } };
       }
       case 'flow-snapshot-request':
         return { ok: true, message: { type: 'flow-snapshot-request', device, from: peerId(o.from, 'from') } };
@@ -232,6 +261,8 @@ export class FlowReplicator {
   #slaves: string[] = [];
   /** slave → device → version confirmed in this term. */
   readonly #acked = new Map<string, Map<string, number>>();
+  /** device → the mirror position its version 0 was taken from (fromMirror). */
+  readonly #bases = new Map<string, { term: number; version: number }>();
 
   constructor(options: ReplicatorOptions) {
     if (!Number.isSafeInteger(options.term) || options.term < 0) throw new RangeError(`term (${options.term}) must be a non-negative safe integer`);
@@ -247,8 +278,18 @@ export class FlowReplicator {
     const seen = mirror.highestTerm();
     if (seen !== undefined && options.term <= seen) throw new RangeError(`term (${options.term}) must be above the mirror's highest term (${seen})`);
     const r = new FlowReplicator(options);
-    for (const [device, table] of mirror.tables()) r.#logs.set(device, new DeviceLog(device, r.term, table));
+    for (const [device, table] of mirror.tables()) {
+      r.#logs.set(device, new DeviceLog(device, r.term, table));
+      const base = mirror.position(device);
+      if (base) r.#bases.set(device, base);
+    }
     return r;
+  }
+
+  /** "Version 0 of this term is the mirror's table at (term, version)", for a device taken from a mirror. */
+  rebase(device: string): FlowRebase | undefined {
+    const base = this.#bases.get(device);
+    return base && { type: 'flow-rebase', device, term: this.term, version: 0, base: { ...base } };
   }
 
   /** The device's log, created empty (version 0) on first use. */
@@ -349,7 +390,11 @@ export type MirrorStatus =
   /** From an older term than the mirror's: a deposed master. */
   | 'stale'
   /** Kept until the gap before it is filled or a snapshot arrives. */
-  | 'buffered';
+  | 'buffered'
+  /** A rebase from the mirror's exact position: now at the new term, nothing else changed. */
+  | 'rebased'
+  /** A rebase from another position than the mirror's: it waits for a snapshot of the new term. */
+  | 'unbased';
 
 export interface MirrorOutcome {
   device: string;
@@ -371,6 +416,8 @@ interface DeviceMirror {
   /** Deltas not yet applicable, sorted by (term, version), unique. */
   buffer: FlowDelta[];
   awaiting: boolean;
+  /** A rebase to this term could not be used: waiting for a snapshot of (at least) it. */
+  awaitTerm: number | undefined;
 }
 
 function cmpDelta(a: { term: number; version: number }, b: { term: number; version: number }): number {
@@ -393,7 +440,7 @@ export class Mirror {
   #state(device: string): DeviceMirror {
     let st = this.#devices.get(device);
     if (!st) {
-      st = { term: undefined, version: 0, table: this.#newTable(), buffer: [], awaiting: false };
+      st = { term: undefined, version: 0, table: this.#newTable(), buffer: [], awaiting: false, awaitTerm: undefined };
       this.#devices.set(device, st);
     }
     return st;
@@ -403,18 +450,30 @@ export class Mirror {
     return new FlowTable(this.#ownedCookie ? { ownedCookie: this.#ownedCookie } : {});
   }
 
-  /** Applies a delta or a snapshot (other message types belong to the master). */
-  receive(msg: FlowDelta | FlowSnapshot): MirrorOutcome {
+  /** Applies a delta, a snapshot or a rebase (other message types belong to the master). */
+  receive(msg: MirrorMessage): MirrorOutcome {
     const st = this.#state(msg.device);
     const wasAwaiting = st.awaiting;
     const outcome = (status: MirrorStatus, applied: number, changes: FlowChange[]): MirrorOutcome => {
+      if (st.awaitTerm !== undefined && st.term !== undefined && st.term >= st.awaitTerm) st.awaitTerm = undefined;
       // Whatever is still buffered lies beyond a gap (drain() keeps nothing the mirror is past).
-      st.awaiting = st.buffer.length > 0;
+      st.awaiting = st.buffer.length > 0 || st.awaitTerm !== undefined;
       const o: MirrorOutcome = { device: msg.device, status, applied, changes, needSnapshot: st.awaiting && !wasAwaiting };
       if (st.term !== undefined) o.position = { term: st.term, version: st.version };
       return o;
     };
     if (st.term !== undefined && msg.term < st.term) return outcome('stale', 0, []);
+    if (msg.type === 'flow-rebase') {
+      if (st.term === msg.term && msg.version <= st.version) return outcome('duplicate', 0, []);
+      if (st.term === msg.base.term && st.version === msg.base.version) {
+        st.term = msg.term;
+        st.version = msg.version;
+        const drained = this.#drain(st);
+        return outcome('rebased', drained.applied, drained.changes);
+      }
+      if (st.term !== msg.term) st.awaitTerm = Math.max(st.awaitTerm ?? 0, msg.term);
+      return outcome('unbased', 0, []);
+    }
     if (msg.type === 'flow-snapshot') {
       if (st.term === msg.term && msg.version <= st.version) return outcome('duplicate', 0, []);
       const edits: TableEdit[] = [

@@ -96,7 +96,7 @@ export class BackupSim {
       return;
     }
     const mirror = this.mirrors.get(p.to);
-    if (!mirror || (m.type !== 'flow-delta' && m.type !== 'flow-snapshot')) return;
+    if (!mirror || (m.type !== 'flow-delta' && m.type !== 'flow-snapshot' && m.type !== 'flow-rebase')) return;
     const out = mirror.receive(m);
     if (out.needSnapshot) {
       this.counts.snapshotsRequested++;
@@ -149,5 +149,10 @@ export class BackupSim {
     this.master.setSlaves([...this.mirrors.keys()]);
     // Messages to the new master's old slave queue now go nowhere; to the old master, nowhere too.
     this.inFlight = this.inFlight.filter((p) => p.to !== slave && p.to !== MASTER);
+    // As FlowService does: each table announced as a rebase of the mirror it came from.
+    for (const device of this.master.devices()) {
+      const rebase = this.master.rebase(device);
+      if (rebase) this.#broadcast(rebase);
+    }
   }
 }

@@ -42,6 +42,7 @@ import {
 } from '../flow-table.js';
 import {
   FlowReplicator, Mirror, backupMessageToJson, deviceId, parseBackupMessage, type DeviceLog, type FlowDelta, type FlowSnapshot,
+  type MirrorMessage,
 } from '../mirror.js';
 import {
   NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError, type FlowProgrammer, type ProgramOptions, type ProgramResult,
@@ -176,6 +177,8 @@ export interface FlowServiceCounters {
   /** Deltas above chunkBytes, replaced by a snapshot. */
   deltasOversize: number;
   snapshotsSent: number;
+  /** Master: rebases published at promotion (one per device taken from the mirror), instead of snapshots. */
+  rebasesSent: number;
   /**
    * (snapshot, slave) pairs not sent because the same device at the same (or a newer) version was
    * sent to that slave less than ackTimeoutMs ago and not acknowledged yet (still in flight).
@@ -189,6 +192,9 @@ export interface FlowServiceCounters {
   publishFailed: number;
   deltasReceived: number;
   snapshotsReceived: number;
+  /** Slave: rebases received, and of those the ones that did not start from this mirror's position (a snapshot was asked for). */
+  rebasesReceived: number;
+  rebasesUnusable: number;
   acksSent: number;
   snapshotRequestsSent: number;
   /** Deltas and snapshots of an older term (a deposed master), ignored. */
@@ -282,6 +288,7 @@ function emptyCounters(): FlowServiceCounters {
   return {
     requests: 0, refused: 0, batches: 0, flowModsSent: 0, deltasSent: 0, deltasOversize: 0, snapshotsSent: 0, snapshotsDeduped: 0, snapshotPartsSent: 0,
     snapshotRequestsAnswered: 0, acksReceived: 0, acksLate: 0, publishFailed: 0, deltasReceived: 0, snapshotsReceived: 0, acksSent: 0,
+    rebasesSent: 0, rebasesReceived: 0, rebasesUnusable: 0,
     snapshotRequestsSent: 0, staleIgnored: 0, malformedDropped: 0, busDropped: 0, takeovers: 0, takeoverRepairs: 0, takeoversFromSwitch: 0,
     mirrorDistrusted: 0, adopted: 0,
     audits: 0, auditRepairs: 0, reconcileFailures: 0, modelDisagreements: 0,
@@ -335,6 +342,11 @@ export class FlowService implements FlowProgrammer {
    * superseded (a newer version), acknowledged, or older than ackTimeoutMs (lost).
    */
   readonly #snapshotsInFlight = new Map<string, {term: number; version: number; atMs: number; snap: string}>();
+  /**
+   * Master: `${slave}|${device}` sent a rebase in this term: the takeover of the switch sends it no
+   * snapshot (a slave that cannot use the rebase asks for one; the periodic backup covers a loss).
+   */
+  readonly #rebased = new Set<string>();
   #lastBackupAt = -Infinity;
   readonly #tombstones = new Map<string, Map<string, true>>();
   readonly #assembler = new SnapshotAssembler();
@@ -592,8 +604,19 @@ export class FlowService implements FlowProgrammer {
       event: 'flow_takeover', term, devices: rep.devices().length, flows: rep.devices().reduce((n, d) => n + rep.device(d).table.size, 0),
       slaves: rep.slaves(), trusted: [...this.#tableTrusted], untrusted: Object.fromEntries(this.#untrustedWhy),
     });
-    // The slaves learn the new term from these at once (else from their first snapshot request).
-    for (const device of rep.devices()) this.#sendSnapshot(rep.device(device), rep.slaves());
+    // The slaves learn the new term from these at once (else from their first snapshot request):
+    // a rebase where the table came from the mirror (a slave at that very position needs nothing
+    // else), the table whole otherwise.
+    this.#rebased.clear();
+    for (const device of rep.devices()) {
+      const rebase = rep.rebase(device);
+      if (rebase && this.#publish(backupRoutingKey(this.domain), {...fromMaster(rebase, this.instId), slaves: this.#ackedSlaves()})) {
+        this.#counters.rebasesSent++;
+        for (const s of rep.slaves()) this.#rebased.add(`${s}|${device}`);
+      } else {
+        this.#sendSnapshot(rep.device(device), rep.slaves());
+      }
+    }
     for (const sw of this.#switches.switches()) this.#maybeTakeover(sw.datapathId);
   }
 
@@ -609,6 +632,7 @@ export class FlowService implements FlowProgrammer {
     this.#late.clear();
     this.#lastAckAt.clear();
     this.#snapshotsInFlight.clear();
+    this.#rebased.clear();
     this.#log.info('master no more: flow requests go to the next master', {event: 'flow_step_down', why, devices: rep?.devices().length ?? 0});
     for (const lane of this.#lanes.values()) {
       lane.readyTerm = undefined;
@@ -1061,6 +1085,7 @@ export class FlowService implements FlowProgrammer {
       switch (m.type) {
         case 'flow-delta':
         case 'flow-snapshot':
+        case 'flow-rebase':
           if (!isInstanceId(o.master)) {
             this.#malformed('master: expected an instance id 1..65535', m.type);
             return;
@@ -1142,14 +1167,24 @@ export class FlowService implements FlowProgrammer {
    * not list it distrusts every device (the master acknowledges without this instance); a gap
    * distrusts the device until a snapshot.
    */
-  #mirrorReceive(m: FlowDelta | FlowSnapshot, master: number, slaves: number[] | undefined): void {
+  #mirrorReceive(m: MirrorMessage, master: number, slaves: number[] | undefined): void {
     if (m.type === 'flow-snapshot') {
       this.#counters.snapshotsReceived++;
       this.#assembler.supersede(m.device, m.term, m.version);
+    } else if (m.type === 'flow-rebase') {
+      this.#counters.rebasesReceived++;
     } else {
       this.#counters.deltasReceived++;
     }
     const out = this.#mirror.receive(m);
+    if (out.status === 'rebased') this.#assembler.supersede(m.device, m.term, m.version);
+    if (out.status === 'unbased') {
+      this.#counters.rebasesUnusable++;
+      this.#distrustDevice(m.device, 'the new master\'s table did not start from this mirror\'s position: waiting for its snapshot');
+      this.#log.info('the new master\'s rebase does not start from this mirror: asking for a snapshot', {
+        event: 'flow_rebase_unusable', dpid: m.device, term: m.term, ...(m.type === 'flow-rebase' ? {base: m.base} : {}), at: this.#mirror.position(m.device),
+      });
+    }
     if (out.status === 'stale') {
       this.#counters.staleIgnored++;
       return;
@@ -1159,7 +1194,7 @@ export class FlowService implements FlowProgrammer {
       if (this.#trust.size > 0 || this.#distrustWhy !== NOT_LISTED) this.#distrustAll(NOT_LISTED);
     } else if (out.status === 'buffered') {
       this.#distrustDevice(m.device, 'a gap in the deltas, not repaired by a snapshot yet');
-    } else if (m.type === 'flow-snapshot') {
+    } else if (m.type === 'flow-snapshot' || out.status === 'rebased') {
       this.#trustOnSnapshot(m.device, m.term, slaves);
     }
     this.#remember(m.device, out.changes);
@@ -1382,7 +1417,8 @@ export class FlowService implements FlowProgrammer {
         }
         // Slaves that know nothing of this device in this term (a switch new to the cluster)
         // get it now rather than asking when the first delta finds them without a base.
-        const unaware = snapshotInstead ? rep.slaves() : rep.slaves().filter((s) => rep.ackedVersion(s, lane.device) === undefined);
+        const unaware = snapshotInstead ? rep.slaves()
+          : rep.slaves().filter((s) => rep.ackedVersion(s, lane.device) === undefined && !this.#rebased.has(`${s}|${lane.device}`));
         if (requested === 'takeover' || snapshotInstead) this.#sendSnapshot(log, unaware);
       }
       if (mode === 'takeover') {

@@ -54,6 +54,7 @@ describe('flow replication', function () {
       const del = master.apply(D1, flowMod({ command: OFP.OFPFC_DELETE, match: match({ in_port: 1 }) }));
       const msgs: BackupMessage[] = [
         deltas[0]!, (del as { delta: FlowDelta }).delta, master.dueSnapshots()[0]!,
+        { type: 'flow-rebase', device: D1, term: 2, version: 0, base: { term: 1, version: 3 } },
         { type: 'flow-snapshot-request', device: D1, from: 's1' },
         { type: 'flow-ack', device: D1, term: 1, version: 2, from: 's1' },
       ];
@@ -84,6 +85,9 @@ describe('flow replication', function () {
         [{ ...good, changes: [{ op: 'del', id: { tableId: 0, priority: 1, match: [{ field: 'in_port', value: 'x' }] } }] }, /^changes\[0\]\.id\.match\[0\]\.value:/],
         [{ v: 1, type: 'flow-snapshot', device: D1, term: 1, version: 1, table: { v: 1, entries: 5 } }, /^table\.entries:/],
         [{ v: 1, type: 'flow-ack', device: D1, term: 1, version: 1, from: '' }, /^from:/],
+        [{ v: 1, type: 'flow-rebase', device: D1, term: 2, version: 0 }, /^base:/],
+        [{ v: 1, type: 'flow-rebase', device: D1, term: 2, version: 0, base: { term: 2, version: 1 } }, /^base\.term:/],
+        [{ v: 1, type: 'flow-rebase', device: D1, term: 2, version: 0, base: { term: 1, version: -1 } }, /^base\.version:/],
       ];
       for (const [raw, reason] of cases) {
         const p = parseBackupMessage(raw);
@@ -179,6 +183,64 @@ describe('flow replication', function () {
       const r = next.apply(D1, flowMod({ priority: 99 }));
       const o9 = m.receive((r as { delta: FlowDelta }).delta);
       expect([o9.status, o9.needSnapshot]).to.deep.equal(['buffered', true]);
+    });
+  });
+
+  describe('rebase (a new master continues from its mirror)', function () {
+    /** Two mirrors of term 1: `at` at version a, `other` at version b; the first is promoted to term 2. */
+    function promoted(a: number, b: number) {
+      const { master, deltas } = history(Math.max(a, b, 1));
+      const snap0 = new FlowReplicator({ term: 1 }).device(D1).snapshot();
+      const at = new Mirror();
+      const other = new Mirror();
+      at.receive(snap0);
+      other.receive(snap0);
+      for (const d of deltas.slice(0, a)) at.receive(wire(d));
+      for (const d of deltas.slice(0, b)) other.receive(wire(d));
+      const next = FlowReplicator.fromMirror(at, { term: 2 });
+      next.setSlaves(['other']);
+      return { old: master, next, other, rebase: wire(next.rebase(D1)!) };
+    }
+
+    it('a mirror at exactly the base moves to the new term with its table untouched, then follows the deltas', function () {
+      const { next, other, rebase } = promoted(3, 3);
+      expect(rebase).to.deep.equal({ type: 'flow-rebase', device: D1, term: 2, version: 0, base: { term: 1, version: 3 } });
+      const before = other.table(D1)!.clone();
+      const o = other.receive(rebase);
+      expect([o.status, o.needSnapshot, o.changes, o.position]).to.deep.equal(['rebased', false, [], { term: 2, version: 0 }]);
+      expect(other.table(D1)!.equals(before)).to.equal(true);
+      expect(other.receive(rebase).status, 'again').to.equal('duplicate');
+      const r = next.apply(D1, flowMod({ priority: 77, match: match({ in_port: 77 }) }));
+      expect(other.receive(wire((r as { delta: FlowDelta }).delta)).status).to.equal('applied');
+      expect(other.table(D1)!.equals(next.device(D1).table)).to.equal(true);
+    });
+
+    it('a mirror behind the base asks for a snapshot, buffers the new term meanwhile, and ends equal to the new master', function () {
+      const { next, other, rebase } = promoted(3, 2);
+      const o = other.receive(rebase);
+      expect([o.status, o.needSnapshot]).to.deep.equal(['unbased', true]);
+      expect(other.awaitingSnapshot()).to.deep.equal([D1]);
+      const r = next.apply(D1, flowMod({ priority: 77, match: match({ in_port: 77 }) }));
+      const d = other.receive(wire((r as { delta: FlowDelta }).delta));
+      expect([d.status, d.needSnapshot], 'a new-term delta waits; the snapshot is already asked for').to.deep.equal(['buffered', false]);
+      const s = other.receive(wire(next.answer({ type: 'flow-snapshot-request', device: D1, from: 'other' })!));
+      expect(s.status).to.equal('snapshot');
+      expect(other.awaitingSnapshot()).to.deep.equal([]);
+      expect(other.table(D1)!.equals(next.device(D1).table)).to.equal(true);
+    });
+
+    it('a mirror ahead of the base, or with no table, asks for a snapshot and keeps waiting for it; a rebase of an older term is stale', function () {
+      const ahead = promoted(2, 3);
+      expect(ahead.other.receive(ahead.rebase).status).to.equal('unbased');
+      const late = history(3).deltas[2]!; // an old-term duplicate changes nothing about the wait
+      expect(ahead.other.receive(late).status).to.equal('duplicate');
+      expect(ahead.other.awaitingSnapshot()).to.deep.equal([D1]);
+      const empty = new Mirror();
+      const o = empty.receive(ahead.rebase);
+      expect([o.status, o.needSnapshot, o.position]).to.deep.equal(['unbased', true, undefined]);
+      const moved = promoted(3, 3);
+      moved.other.receive(moved.rebase);
+      expect(moved.other.receive({ ...moved.rebase, term: 1, base: { term: 0, version: 0 } }).status, 'an older term').to.equal('stale');
     });
   });
 
