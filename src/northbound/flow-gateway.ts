@@ -82,9 +82,10 @@ export interface FlowGatewayOptions {
   /** Monotonic clock in ms. */
   nowMs?: () => number
   /**
-   * The bus's largest message (bytes of JSON): a single request larger than this is refused, and a
-   * batch is split into RPCs that fit. Default DEFAULT_MAX_MESSAGE_BYTES (64 KiB), which fits any
-   * bus; give the data bus's own limit (4 MiB) for fewer, larger batch messages.
+   * The bus's largest message (bytes of JSON): a batch is split into RPCs that fit it. Default: the
+   * bus's own limit when it carries one (AmqpBus and InMemoryBus do: 4 MiB on the instances' data
+   * bus), else DEFAULT_MAX_MESSAGE_BYTES. A single request stays refused above
+   * DEFAULT_MAX_MESSAGE_BYTES (or this, if smaller), as it always was.
    */
   maxMessageBytes?: number
 }
@@ -164,6 +165,16 @@ function positiveMs(value: number | undefined, fallback: number, what: string): 
   return v
 }
 
+/**
+ * The size limit a bus was built with. The Bus interface does not publish it, but both of its
+ * implementations keep it as `maxMessageBytes`; read it rather than guess (the instances' data bus
+ * takes 4 MiB, the default is 64 KiB). Undefined when the bus has none.
+ */
+function busMessageLimit(bus: Bus): number | undefined {
+  const v = (bus as unknown as {maxMessageBytes?: unknown}).maxMessageBytes
+  return typeof v === 'number' && Number.isInteger(v) && v >= 4096 ? v : undefined
+}
+
 /** Whether sending the flow-mod again, after a first attempt of unknown outcome, means the same thing. */
 export function replaySafe(fm: FlowModMessage): boolean {
   return !(fm.command === OFP.OFPFC_ADD && (fm.flags & OFP.OFPFF_CHECK_OVERLAP) !== 0)
@@ -201,7 +212,7 @@ export class FlowGateway implements FlowProgrammer {
     this.defaultTimeoutMs = positiveMs(options.defaultTimeoutMs, 5000, 'defaultTimeoutMs')
     this.replyMarginMs = positiveMs(options.replyMarginMs, 200, 'replyMarginMs')
     this.watchIntervalMs = positiveMs(options.watchIntervalMs, 50, 'watchIntervalMs')
-    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.maxMessageBytes = options.maxMessageBytes ?? busMessageLimit(options.bus) ?? DEFAULT_MAX_MESSAGE_BYTES
     if (!Number.isInteger(this.maxMessageBytes) || this.maxMessageBytes < 4096) {
       throw new RangeError(`maxMessageBytes must be an integer of at least 4096 bytes, got ${options.maxMessageBytes}`)
     }
@@ -264,8 +275,9 @@ export class FlowGateway implements FlowProgrammer {
       dpid, timeoutMs, flowMod,
     })
     const bytes = Buffer.byteLength(JSON.stringify(probe))
-    if (bytes > this.maxMessageBytes) {
-      throw new FlowRequestError('flow', `too large to forward to master ${target.masterId} (${bytes} bytes of JSON, at most ${this.maxMessageBytes})`)
+    const limit = Math.min(DEFAULT_MAX_MESSAGE_BYTES, this.maxMessageBytes)
+    if (bytes > limit) {
+      throw new FlowRequestError('flow', `too large to forward to master ${target.masterId} (${bytes} bytes of JSON, at most ${limit})`)
     }
     return new Promise<ProgramResult>((resolve, reject) => {
       this.forward([{dpid, flowMod}], undefined, timeoutMs, target, ([outcome]) => {
