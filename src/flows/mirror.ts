@@ -50,13 +50,53 @@ export function dpidOf(device: string): bigint {
 
 const DEVICE_RE = /^[0-9a-f]{16}$/;
 
-/** The changes of one applied flow-mod: moves a mirror of `device` from version - 1 to `version`. */
+/**
+ * The changes of one applied flow-mod, moving a mirror of `device` from version - 1 to `version`;
+ * or of several in a row (`from` set): from version from - 1 to `version`, the edits in order. The
+ * master sends a batch of flow-mods as one such message rather than one message per flow-mod.
+ */
 export interface FlowDelta {
   type: 'flow-delta';
   device: string;
   term: number;
   version: number;
+  /** The first version covered (default `version`). */
+  from?: number;
   edits: TableEdit[];
+}
+
+/** The first version a delta covers. */
+export function firstVersion(d: FlowDelta): number {
+  return d.from ?? d.version;
+}
+
+/** Consecutive deltas of one device and term as one (from the first's first version to the last's). */
+export function mergeDeltas(deltas: readonly FlowDelta[]): FlowDelta {
+  const first = deltas[0];
+  if (!first) throw new RangeError('no deltas to merge');
+  let version = firstVersion(first) - 1;
+  for (const d of deltas) {
+    if (d.device !== first.device || d.term !== first.term || firstVersion(d) !== version + 1) {
+      throw new RangeError('only consecutive deltas of one device and term merge');
+    }
+    version = d.version;
+  }
+  const from = firstVersion(first);
+  const edits = deltas.flatMap((d) => d.edits);
+  return from === version ? { type: 'flow-delta', device: first.device, term: first.term, version, edits }
+    : { type: 'flow-delta', device: first.device, term: first.term, version, from, edits };
+}
+
+export function editToJson(e: TableEdit): Record<string, unknown> {
+  return e.op === 'put' ? { op: 'put', entry: entryToJson(e.entry) } : { op: 'del', id: identityToJson(e.id) };
+}
+
+/** The wire form of a delta from versions from..version whose changes are already JSON (editToJson). */
+export function deltaJson(device: string, term: number, from: number, version: number, changes: unknown[]): Record<string, unknown> {
+  const body: Record<string, unknown> = { v: BACKUP_PROTOCOL_VERSION, type: 'flow-delta', device, term, version };
+  if (from !== version) body.from = from;
+  body.changes = changes;
+  return body;
 }
 
 /** A whole table at (term, version). */
@@ -104,10 +144,7 @@ export function backupMessageToJson(m: BackupMessage): Record<string, unknown> {
   const head = { v: BACKUP_PROTOCOL_VERSION, type: m.type, device: m.device };
   switch (m.type) {
     case 'flow-delta':
-      return {
-        ...head, term: m.term, version: m.version,
-        changes: m.edits.map((e) => (e.op === 'put' ? { op: 'put', entry: entryToJson(e.entry) } : { op: 'del', id: identityToJson(e.id) })),
-      };
+      return deltaJson(m.device, m.term, firstVersion(m), m.version, m.edits.map(editToJson));
     case 'flow-snapshot':
       return { ...head, term: m.term, version: m.version, table: m.table.toSnapshot() satisfies FlowTableSnapshot };
     case 'flow-rebase':
@@ -170,10 +207,12 @@ export function parseBackupMessage(raw: unknown): ParsedBackupMessage {
         const term = counter(o.term, 'term');
         const version = counter(o.version, 'version');
         if (version === 0) throw new JsonShapeError('version', 'a delta moves to version 1 or later');
+        const from = o.from === undefined ? version : counter(o.from, 'from');
+        if (from === 0 || from > version) throw new JsonShapeError('from', 'the first version of a delta is 1..version');
         if (!Array.isArray(o.changes)) throw new JsonShapeError('changes', 'expected an array');
         if (o.changes.length > MAX_DELTA_EDITS) throw new JsonShapeError('changes', 'too many changes');
         const edits = o.changes.map((c, i) => editFromJson(c, `changes[${i}]`));
-        return { ok: true, message: { type: 'flow-delta', device, term, version, edits } };
+        return { ok: true, message: from === version ? { type: 'flow-delta', device, term, version, edits } : { type: 'flow-delta', device, term, version, from, edits } };
       }
       case 'flow-snapshot': {
         const term = counter(o.term, 'term');
@@ -487,7 +526,7 @@ export class Mirror {
       return outcome('snapshot', drained.applied, [...changes, ...drained.changes]);
     }
     if (st.term === msg.term && msg.version <= st.version) return outcome('duplicate', 0, []);
-    if (st.term === msg.term && msg.version === st.version + 1) {
+    if (st.term === msg.term && firstVersion(msg) === st.version + 1) {
       const changes = st.table.applyEdits(msg.edits);
       st.version = msg.version;
       const drained = this.#drain(st);
@@ -512,7 +551,7 @@ export class Mirror {
     let applied = 0;
     const changes: FlowChange[] = [];
     st.buffer = st.buffer.filter((d) => d.term > st.term! || (d.term === st.term && d.version > st.version));
-    while (st.buffer.length > 0 && st.buffer[0]!.term === st.term && st.buffer[0]!.version === st.version + 1) {
+    while (st.buffer.length > 0 && st.buffer[0]!.term === st.term && firstVersion(st.buffer[0]!) === st.version + 1) {
       const d = st.buffer.shift()!;
       changes.push(...st.table.applyEdits(d.edits));
       st.version = d.version;

@@ -6,7 +6,7 @@
 import type { FlowModMessage } from '../../src/openflow/codec.js';
 import { FlowTable } from '../../src/flows/flow-table.js';
 import {
-  FlowReplicator, Mirror, encodeBackupMessage, parseBackupMessage, type BackupMessage,
+  FlowReplicator, Mirror, encodeBackupMessage, mergeDeltas, parseBackupMessage, type BackupMessage,
 } from '../../src/flows/mirror.js';
 
 export const MASTER = 'master';
@@ -42,6 +42,16 @@ export class BackupSim {
   flowMod(device: string, fm: FlowModMessage): void {
     const r = this.master.apply(device, fm);
     if (r.ok && r.delta) this.#broadcast(r.delta);
+  }
+
+  /** The master applies flow-mods in a row and broadcasts their deltas as one message (as a batch goes). */
+  flowMods(device: string, fms: FlowModMessage[]): void {
+    const deltas = [];
+    for (const fm of fms) {
+      const r = this.master.apply(device, fm);
+      if (r.ok && r.delta) deltas.push(r.delta);
+    }
+    if (deltas.length > 0) this.#broadcast(mergeDeltas(deltas));
   }
 
   /** One backup period: the snapshots due. */

@@ -41,8 +41,8 @@ import {
   FlowTable, cookieInNamespace, entryToJson, flowKey, type FlowChange, type FlowEntry, type FlowEntryJson, type TableEdit,
 } from '../flow-table.js';
 import {
-  FlowReplicator, Mirror, backupMessageToJson, deviceId, parseBackupMessage, type DeviceLog, type FlowDelta, type FlowSnapshot,
-  type MirrorMessage,
+  FlowReplicator, Mirror, backupMessageToJson, deltaJson, deviceId, editToJson, firstVersion, parseBackupMessage, type DeviceLog,
+  type FlowDelta, type FlowSnapshot, type MirrorMessage,
 } from '../mirror.js';
 import {
   NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError, type FlowProgrammer, type ProgramOptions, type ProgramResult,
@@ -173,7 +173,9 @@ export interface FlowServiceCounters {
   refused: number;
   batches: number;
   flowModsSent: number;
+  /** Deltas (versions) published, and the messages that carried them (a batch's go together). */
   deltasSent: number;
+  deltaMessagesSent: number;
   /** Deltas above chunkBytes, replaced by a snapshot. */
   deltasOversize: number;
   snapshotsSent: number;
@@ -286,7 +288,7 @@ function yieldToLoop(): Promise<void> {
 
 function emptyCounters(): FlowServiceCounters {
   return {
-    requests: 0, refused: 0, batches: 0, flowModsSent: 0, deltasSent: 0, deltasOversize: 0, snapshotsSent: 0, snapshotsDeduped: 0, snapshotPartsSent: 0,
+    requests: 0, refused: 0, batches: 0, flowModsSent: 0, deltasSent: 0, deltaMessagesSent: 0, deltasOversize: 0, snapshotsSent: 0, snapshotsDeduped: 0, snapshotPartsSent: 0,
     snapshotRequestsAnswered: 0, acksReceived: 0, acksLate: 0, publishFailed: 0, deltasReceived: 0, snapshotsReceived: 0, acksSent: 0,
     rebasesSent: 0, rebasesReceived: 0, rebasesUnusable: 0,
     snapshotRequestsSent: 0, staleIgnored: 0, malformedDropped: 0, busDropped: 0, takeovers: 0, takeoverRepairs: 0, takeoversFromSwitch: 0,
@@ -814,7 +816,7 @@ export class FlowService implements FlowProgrammer {
     }
     const current = rep === this.#replicator;
     const log = rep.device(lane.device);
-    let snapshotInstead = false;
+    const deltas: FlowDelta[] = [];
     const acking: Array<[Request, number]> = [];
     batch.forEach((req, i) => {
       const refusal = results[i];
@@ -841,10 +843,10 @@ export class FlowService implements FlowProgrammer {
         return;
       }
       this.#remember(lane.device, applied.changes);
-      if (applied.delta && current && !snapshotInstead && !this.#publishDelta(applied.delta)) snapshotInstead = true;
+      if (applied.delta) deltas.push(applied.delta);
       acking.push([req, applied.delta?.version ?? log.version]);
     });
-    if (snapshotInstead && current) this.#sendSnapshot(log, rep.slaves());
+    if (current && !this.#publishDeltas(deltas)) this.#sendSnapshot(log, rep.slaves());
     for (const [req, version] of acking) this.#awaitAcks(req, lane.device, version);
   }
 
@@ -976,15 +978,40 @@ export class FlowService implements FlowProgrammer {
     return ok;
   }
 
-  /** Publishes a delta; false when it is larger than chunkBytes (send a snapshot instead). */
-  #publishDelta(delta: FlowDelta): boolean {
-    const body = {...fromMaster(delta, this.instId), slaves: this.#ackedSlaves()};
-    if (jsonBytes(body) > this.#settings.chunkBytes) {
-      this.#counters.deltasOversize++;
-      return false;
+  /**
+   * Publishes consecutive deltas of one device (a batch's), as few messages as chunkBytes allows:
+   * one message carries a run of versions (from..version). False when one delta alone is larger
+   * than chunkBytes: the rest is not sent, send the table whole instead.
+   */
+  #publishDeltas(deltas: readonly FlowDelta[]): boolean {
+    if (deltas.length === 0) return true;
+    const slaves = this.#ackedSlaves();
+    // What the message holds besides its changes: v, type, device, term, versions, master, slaves.
+    const limit = this.#settings.chunkBytes - 200 - jsonBytes(slaves);
+    const {device, term} = deltas[0]!;
+    let run: {from: number; version: number; changes: unknown[]; bytes: number} | undefined;
+    const flush = () => {
+      if (!run) return;
+      this.#counters.deltasSent += run.version - run.from + 1;
+      this.#counters.deltaMessagesSent++;
+      this.#publish(backupRoutingKey(this.domain), {...deltaJson(device, term, run.from, run.version, run.changes), master: this.instId, slaves});
+      run = undefined;
+    };
+    for (const d of deltas) {
+      const changes = d.edits.map(editToJson);
+      const bytes = jsonBytes(changes);
+      if (bytes > limit) {
+        flush();
+        this.#counters.deltasOversize++;
+        return false;
+      }
+      if (run && run.bytes + bytes > limit) flush();
+      if (!run) run = {from: firstVersion(d), version: d.version, changes: [], bytes: 0};
+      for (const c of changes) run.changes.push(c);
+      run.version = d.version;
+      run.bytes += bytes;
     }
-    this.#counters.deltasSent++;
-    this.#publish(backupRoutingKey(this.domain), body);
+    flush();
     return true;
   }
 
@@ -1408,13 +1435,14 @@ export class FlowService implements FlowProgrammer {
         });
       }
       if (rep === this.#replicator) {
-        let snapshotInstead = false;
+        const deltas: FlowDelta[] = [];
         for (const fm of plan.tableFlowMods) {
           const r = log.apply(fm);
           if (!r.ok) continue;
           this.#remember(lane.device, r.changes);
-          if (r.delta && !snapshotInstead && !this.#publishDelta(r.delta)) snapshotInstead = true;
+          if (r.delta) deltas.push(r.delta);
         }
+        const snapshotInstead = !this.#publishDeltas(deltas);
         // Slaves that know nothing of this device in this term (a switch new to the cluster)
         // get it now rather than asking when the first delta finds them without a base.
         const unaware = snapshotInstead ? rep.slaves()

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { OFP, applyActions, flowMod, match, output } from '../../../src/openflow/codec.js';
 import { FlowTable } from '../../../src/flows/flow-table.js';
 import {
-  FlowReplicator, Mirror, backupMessageToJson, deviceId, dpidOf, encodeBackupMessage, parseBackupMessage,
+  FlowReplicator, Mirror, backupMessageToJson, deviceId, dpidOf, encodeBackupMessage, mergeDeltas, parseBackupMessage,
   type BackupMessage, type FlowDelta,
 } from '../../../src/flows/mirror.js';
 import { BackupSim } from '../../helpers/flows-backup-sim.js';
@@ -186,6 +186,35 @@ describe('flow replication', function () {
     });
   });
 
+  describe('deltas of several versions (a batch)', function () {
+    it('apply as one step from the version before the first, read back from the wire; duplicates and gaps as for one version', function () {
+      const { master, deltas } = history(6);
+      const m = new Mirror();
+      m.receive(new FlowReplicator({ term: 1 }).device(D1).snapshot());
+      const first = wire(mergeDeltas(deltas.slice(0, 2)));
+      expect([first.from, first.version]).to.deep.equal([1, 2]);
+      const later = wire(mergeDeltas(deltas.slice(3, 6)));
+      const o = m.receive(later);
+      expect([o.status, o.needSnapshot]).to.deep.equal(['buffered', true]);
+      expect(m.receive(first).status).to.equal('applied');
+      expect(m.receive(first).status).to.equal('duplicate');
+      const gap = m.receive(wire(deltas[2]!));
+      expect([gap.status, gap.applied, gap.position]).to.deep.equal(['applied', 2, { term: 1, version: 6 }]);
+      expect(m.table(D1)!.equals(master.device(D1).table)).to.equal(true);
+      expect(() => mergeDeltas([deltas[0]!, deltas[2]!])).to.throw(RangeError);
+    });
+
+    it('refuses a first version of 0 or above the last', function () {
+      const good = backupMessageToJson(mergeDeltas(history(3).deltas));
+      expect(good).to.include({ from: 1, version: 3 });
+      for (const from of [0, 4, -1, 'x']) {
+        const p = parseBackupMessage({ ...good, from });
+        expect(p.ok, String(from)).to.equal(false);
+        if (!p.ok) expect(p.reason).to.match(/^from:/);
+      }
+    });
+  });
+
   describe('rebase (a new master continues from its mirror)', function () {
     /** Two mirrors of term 1: `at` at version a, `other` at version b; the first is promoted to term 2. */
     function promoted(a: number, b: number) {
@@ -288,11 +317,13 @@ describe('flow replication', function () {
     const devices = [D1, D2, D3];
     type Step =
       | { kind: 'mod'; device: string; fm: ReturnType<typeof flowMod> }
+      | { kind: 'batch'; device: string; fms: ReturnType<typeof flowMod>[] }
       | { kind: 'deliver'; pick: number; fate: 'deliver' | 'drop' | 'duplicate' }
       | { kind: 'period' }
       | { kind: 'rerequest' };
     const step: fc.Arbitrary<Step> = fc.oneof(
       { weight: 4, arbitrary: fc.record({ kind: fc.constant('mod' as const), device: fc.constantFrom(...devices), fm: smallFlowMod }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('batch' as const), device: fc.constantFrom(...devices), fms: fc.array(smallFlowMod, { minLength: 1, maxLength: 8 }) }) },
       { weight: 6, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(), fate: fc.constantFrom('deliver', 'deliver', 'deliver', 'deliver', 'deliver', 'drop', 'drop', 'duplicate') as fc.Arbitrary<'deliver' | 'drop' | 'duplicate'> }) },
       { weight: 1, arbitrary: fc.constant({ kind: 'period' as const }) },
       { weight: 1, arbitrary: fc.constant({ kind: 'rerequest' as const }) },
@@ -300,6 +331,7 @@ describe('flow replication', function () {
     const run = (sim: BackupSim, steps: Step[]) => {
       for (const s of steps) {
         if (s.kind === 'mod') sim.flowMod(s.device, s.fm);
+        else if (s.kind === 'batch') sim.flowMods(s.device, s.fms);
         else if (s.kind === 'deliver') sim.deliver(s.pick, s.fate);
         else if (s.kind === 'period') sim.period();
         else sim.rerequest();

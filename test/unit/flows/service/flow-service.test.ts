@@ -181,6 +181,31 @@ describe('FlowService', function () {
       expect(b!.svc.tableOf(D1)!.equals(net.table(D1))).to.equal(true);
     });
 
+    it('a batch\'s deltas go as few messages as chunkBytes allows, each a run of versions; the mirror follows', async function () {
+      for (const [chunkBytes, messages] of [[32 * 1024, 1], [4096, 'several']] as const) {
+        const [a, b] = await cluster({settings: {chunkBytes}});
+        const seen = await spy(backupRoutingKey('d'));
+        const before = counters(a!);
+        await Promise.all([...Array.from({length: 60}, (_, i) => a!.svc.program(D1, add(100 + i))), flush()]);
+        const deltas = seen.filter((m) => m.type === 'flow-delta');
+        if (messages === 1) expect(deltas.map((d) => [d.from, d.version])).to.deep.equal([[1, 60]]);
+        else expect(deltas.length).to.be.within(2, 59);
+        // Runs follow each other with no gap or overlap, and none is over the limit.
+        deltas.forEach((d, i) => {
+          expect(d.from ?? d.version, `message ${i}`).to.equal(i === 0 ? 1 : (deltas[i - 1]!.version as number) + 1);
+          expect(Buffer.byteLength(JSON.stringify(d))).to.be.at.most(chunkBytes);
+        });
+        expect(deltas.at(-1)!.version).to.equal(60);
+        const after = counters(a!);
+        expect(after.deltasSent - before.deltasSent).to.equal(60);
+        expect(after.deltaMessagesSent - before.deltaMessagesSent).to.equal(deltas.length);
+        expect(b!.svc.tableOf(D1)!.equals(a!.svc.tableOf(D1)!)).to.equal(true);
+        expect(b!.svc.positionOf(D1)).to.deep.equal(a!.svc.positionOf(D1));
+        for (const n of [a!, b!]) await n.svc.close();
+        net.tables.get(D1)?.applyEdits(net.tables.get(D1)!.entries().map((id) => ({op: 'del', id})));
+      }
+    });
+
     it('a refused flow-mod rejects in words with its code and leaves every table untouched', async function () {
       const [a, b] = await cluster();
       await Promise.all([a!.svc.program(D1, add(1)), flush()]);
