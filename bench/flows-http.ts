@@ -114,3 +114,21 @@ export async function closedLoop(target: RestTarget, path: string, bodies: reado
   await Promise.all(Array.from({length: Math.min(concurrency, bodies.length)}, worker))
   return {wallMs: performance.now() - t0, results, failures, firstFailure}
 }
+
+/** POST /stats/flowentry/add body of a batch: the single bodies as one JSON array, in order. */
+export function ryuBatchBody(bodies: readonly string[]): string {
+  return `[${bodies.join(',')}]`
+}
+
+/** How many entries of a batch answer were acknowledged (status 200), and the first failure's words. */
+export function batchAcknowledged(r: HttpResult): {ok: number, failed: number, firstFailure?: string} {
+  if (r.status === 0 || !r.body.startsWith('{')) return {ok: 0, failed: Number.NaN, firstFailure: `${r.status} ${r.error ?? r.body.slice(0, 300)}`}
+  let results: Array<{status: number, error?: string}>
+  try {
+    results = (JSON.parse(r.body) as {results?: Array<{status: number, error?: string}>}).results ?? []
+  } catch {
+    return {ok: 0, failed: Number.NaN, firstFailure: `${r.status} ${r.body.slice(0, 300)}`}
+  }
+  const bad = results.filter((x) => x.status !== 200)
+  return {ok: results.length - bad.length, failed: bad.length, ...(bad[0] ? {firstFailure: `${bad[0].status} ${bad[0].error}`} : {})}
+}

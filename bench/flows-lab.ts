@@ -5,8 +5,10 @@
 import {readdirSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {epochMs} from '../src/log.js'
 import {clockTicksPerSecond} from './flowmod-proc.js'
 import type {RestTarget} from './flows-http.js'
+import {emptyRecords, type TapRecords} from './flows-tap.js'
 
 export const ROOT = join(fileURLToPath(import.meta.url), '..', '..')
 
@@ -324,4 +326,54 @@ export async function collectProfile(pid: number, dir: string, timeoutMs = 20_00
 /** Converts an epoch ms stamp of this host to CLOCK_MONOTONIC µs (the profiles' clock). */
 export function epochToMonotonicUs(epochMs: number): number {
   return monotonicUs() - (performance.timeOrigin + performance.now() - epochMs) * 1000
+}
+
+/**
+ * Deltas and acks for the mirror lag of batch phases, in this process. The bus tap
+ * (bench/flows-tap.ts) files every message over 4 KiB as a snapshot unread, and the merged delta of
+ * a batch of hundreds of flows is larger than that: here only the head of a large message is read
+ * (the delta's type, term and version come first on the wire), so any size costs the same. Runs
+ * only during the phases that need it (it shares this process with the HTTP client).
+ */
+export class DeltaTap {
+  private records: TapRecords = emptyRecords()
+
+  private constructor(private readonly connection: {close(): Promise<void>}) {}
+
+  static async start(url: string, domain: string): Promise<DeltaTap> {
+    const {connect} = await import('amqplib')
+    const connection = await connect(url, {noDelay: true})
+    const tap = new DeltaTap(connection)
+    const channel = await connection.createChannel()
+    await channel.assertExchange('SDN_Bridge', 'topic', {durable: false, autoDelete: true})
+    const {queue} = await channel.assertQueue('', {exclusive: true, durable: false, autoDelete: true})
+    for (const pattern of [`c.${domain}.flows.backup`, `c.${domain}.flows.inst.*`]) await channel.bindQueue(queue, 'SDN_Bridge', pattern)
+    await channel.consume(queue, (msg) => {
+      if (!msg) return
+      const at = epochMs()
+      const head = msg.content.subarray(0, 512).toString('utf8')
+      const type = /"type":"([a-z-]+)"/.exec(head)?.[1]
+      if (type === 'flow-delta') {
+        const term = /"term":(\d+)/.exec(head)?.[1]
+        const version = /"version":(\d+)/.exec(head)?.[1]
+        if (term !== undefined && version !== undefined) tap.records.deltas.push([at, Number(term), Number(version)])
+      } else if (type === 'flow-ack') {
+        const o = JSON.parse(msg.content.toString('utf8')) as Record<string, unknown>
+        const key = msg.fields.routingKey
+        tap.records.acks.push([at, Number(o.from), Number(o.term), Number(o.version), Number(key.slice(key.lastIndexOf('.') + 1))])
+      }
+    }, {noAck: true})
+    return tap
+  }
+
+  /** What it saw since the last take (or the start). */
+  take(): TapRecords {
+    const out = this.records
+    this.records = emptyRecords()
+    return out
+  }
+
+  async stop(): Promise<void> {
+    await this.connection.close().catch(() => undefined)
+  }
 }
