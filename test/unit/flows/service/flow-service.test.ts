@@ -199,7 +199,7 @@ describe('FlowService', function () {
         const after = counters(a!);
         expect(after.deltasSent - before.deltasSent).to.equal(60);
         expect(after.deltaMessagesSent - before.deltaMessagesSent).to.equal(deltas.length);
-        expect(b!.svc.tableOf(D1)!.equals(a!.svc.tableOf(D1)!)).to.equal(true);
+        expect(b!.svc.tableOf(D1)!.entries()).to.deep.equal(a!.svc.tableOf(D1)!.entries());
         expect(b!.svc.positionOf(D1)).to.deep.equal(a!.svc.positionOf(D1));
         for (const n of [a!, b!]) await n.svc.close();
         net.tables.get(D1)?.applyEdits(net.tables.get(D1)!.entries().map((id) => ({op: 'del', id})));
