@@ -384,6 +384,16 @@ export class FlowReplicator {
     return this.#acked.get(slave)?.get(device);
   }
 
+  /** The highest version of the device every current slave has confirmed (Infinity with no slaves, -1 when one confirmed none). */
+  confirmedByAll(device: string): number {
+    let min = Infinity;
+    for (const s of this.#slaves) {
+      const v = this.#acked.get(s)?.get(device) ?? -1;
+      if (v < min) min = v;
+    }
+    return min;
+  }
+
   /** The slaves that have not yet confirmed `version` of the device (acknowledge a request when empty). */
   pendingAcks(device: string, version: number): string[] {
     return this.#slaves.filter((s) => (this.ackedVersion(s, device) ?? -1) < version);

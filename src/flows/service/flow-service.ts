@@ -332,7 +332,12 @@ export class FlowService implements FlowProgrammer {
   #knownMaster: {id: number; term: number} | undefined;
 
   readonly #lanes = new Map<bigint, Lane>();
-  readonly #ackWaiters = new Map<string, Set<AckWaiter>>();
+  /**
+   * device → requests waiting for the slaves' acks, in version order (a lane sends one batch at a
+   * time, so versions only grow): an ack settles a prefix, whatever the number waiting. Settled
+   * waiters leave lazily (#checkAckWaiters drops them when they reach the front).
+   */
+  readonly #ackWaiters = new Map<string, AckWaiter[]>();
   readonly #requests = new Set<Request>();
   /** `${slave}|${device}` marked late by an ack timeout: sent a snapshot at the next backup. */
   readonly #late = new Set<string>();
@@ -653,6 +658,7 @@ export class FlowService implements FlowProgrammer {
         ));
       }
     }
+    this.#ackWaiters.clear(); // every waiter was just answered
   }
 
   // -------------------------------------------------------------------------------------------
@@ -878,9 +884,14 @@ export class FlowService implements FlowProgrammer {
     waiter.timer = setTimeout(() => this.#onAckTimeout(waiter), this.#settings.ackTimeoutMs);
     unref(waiter.timer);
     req.ack = waiter;
-    let set = this.#ackWaiters.get(device);
-    if (!set) this.#ackWaiters.set(device, (set = new Set()));
-    set.add(waiter);
+    let queue = this.#ackWaiters.get(device);
+    if (!queue) this.#ackWaiters.set(device, (queue = []));
+    if (queue.length === 0 || queue[queue.length - 1]!.version <= version) {
+      queue.push(waiter);
+    } else {
+      // Not expected (versions grow), but the order is what settles them: keep it.
+      queue.splice(queue.findIndex((w) => w.version > version), 0, waiter);
+    }
   }
 
   #checkAckWaiters(device?: string): void {
@@ -888,9 +899,14 @@ export class FlowService implements FlowProgrammer {
     if (!rep) return;
     const devices = device === undefined ? [...this.#ackWaiters.keys()] : [device];
     for (const d of devices) {
-      const set = this.#ackWaiters.get(d);
-      if (!set) continue;
-      for (const w of [...set]) if (rep.pendingAcks(d, w.version).length === 0) this.#succeed(w.req, w.version);
+      const queue = this.#ackWaiters.get(d);
+      if (!queue) continue;
+      const confirmed = rep.confirmedByAll(d);
+      let n = 0;
+      while (n < queue.length && (queue[n]!.req.ack !== queue[n] || queue[n]!.req.state === 'done' || queue[n]!.version <= confirmed)) n++;
+      const ready = queue.splice(0, n);
+      if (queue.length === 0) this.#ackWaiters.delete(d);
+      for (const w of ready) if (w.req.ack === w) this.#succeed(w.req, w.version);
     }
   }
 
@@ -948,8 +964,7 @@ export class FlowService implements FlowProgrammer {
     req.cancelWait?.();
     if (req.ack) {
       clearTimeout(req.ack.timer);
-      this.#ackWaiters.get(req.ack.device)?.delete(req.ack);
-      if (this.#ackWaiters.get(req.ack.device)?.size === 0) this.#ackWaiters.delete(req.ack.device);
+      // Left in its device's queue: dropped when it reaches the front (see #ackWaiters).
     }
     this.#requests.delete(req);
     return true;

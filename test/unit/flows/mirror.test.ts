@@ -293,6 +293,11 @@ describe('flow replication', function () {
       r.setSlaves(['s1', 's2']);
       expect(r.dueSnapshots().map((s) => s.device), 'a new slave').to.deep.equal([D1, D2]);
       expect(r.pendingAcks(D2, 2)).to.deep.equal(['s2']);
+      expect(r.confirmedByAll(D2), 's2 confirmed nothing').to.equal(-1);
+      r.recordAck({ from: 's2', device: D2, term: 3, version: 1 });
+      expect(r.confirmedByAll(D2)).to.equal(1);
+      r.setSlaves([]);
+      expect(r.confirmedByAll(D2), 'no slave to wait for').to.equal(Infinity);
     });
 
     it('uses no version for a flow-mod that changes nothing, and none for a refused one', function () {

@@ -165,6 +165,28 @@ describe('FlowService', function () {
       await p;
     });
 
+    it('an ack settles exactly the requests up to its version, in order; a late one resolves at ackTimeoutMs', async function () {
+      const [a] = await cluster({slaves: [], settings: {ackTimeoutMs: 3000}});
+      const slaveBus = broker.createBus();
+      await slaveBus.start();
+      a!.svc.setLiveSlaves([9]);
+      await flush();
+      const done: number[] = [];
+      const reqs = Array.from({length: 5}, (_, i) => a!.svc.program(D1, add(200 + i)).then((r) => done.push(r.version)));
+      await flush(10);
+      const ack = (version: number) => slaveBus.publish(instanceRoutingKey('d', 1), {v: 1, type: 'flow-ack', device: deviceId(D1), term: TERM1, version, from: '9'});
+      ack(3);
+      await flush();
+      expect(done).to.deep.equal([1, 2, 3]);
+      ack(2); // an older ack changes nothing
+      await flush();
+      expect(done).to.deep.equal([1, 2, 3]);
+      await flush(3000);
+      expect(done, 'answered anyway once ackTimeoutMs passed').to.deep.equal([1, 2, 3, 4, 5]);
+      expect(counters(a!).acksLate).to.equal(2);
+      await Promise.all(reqs);
+    });
+
     it('batches concurrent requests into one barrier, applied in order', async function () {
       const [a, b] = await cluster();
       const before = net.batches.length;
