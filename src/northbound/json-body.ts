@@ -17,55 +17,35 @@ const MAX_DEPTH = 64
  */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return undefined
-  // Most bodies hold no integer of 16 digits or more: JSON.parse alone reads them exactly, and a
-  // batch of thousands of flow entries need not be copied character by character.
-  if (!/[0-9]{16}/.test(text)) {
-    checkDepth(text)
-    return parseText(text)
-  }
+  checkDepth(text)
+  // Most bodies hold no integer of 16 digits or more: JSON.parse alone reads them exactly.
+  if (!/[0-9]{16}/.test(text)) return parseText(text)
+  // Each big integer literal outside strings becomes a marker string (with a per-call nonce, so no
+  // string in the body can pass for one); JSON.parse's reviver puts the bigints back. The regular
+  // expression skips strings whole and takes only integer literals: not a fraction's or an
+  // exponent's digits (the lookarounds), not a leading-zero run (invalid JSON, left to JSON.parse).
   const big: string[] = []
-  // Replace each big integer literal outside strings by a marker string, parse, then put bigints back.
-  let out = ''
-  let i = 0
-  let depth = 0
-  const n = text.length
-  while (i < n) {
-    const c = text[i]!
-    if (c === '"') {
-      let j = i + 1
-      while (j < n && text[j] !== '"') j += text[j] === '\\' ? 2 : 1
-      out += text.slice(i, j + 1)
-      i = j + 1
-      continue
-    }
-    if (c === '[' || c === '{') {
-      if (++depth > MAX_DEPTH) throw new JsonBodyError(`body is not valid JSON: nested deeper than ${MAX_DEPTH} levels`)
-    } else if (c === ']' || c === '}') {
-      depth--
-    }
-    if (c === '-' || (c >= '0' && c <= '9')) {
-      const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400))
-      if (m && m[2] === undefined && m[3] === undefined && m[0].replace('-', '').length > 15) {
-        const value = BigInt(m[0])
-        if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) {
-          out += JSON.stringify(`\u0000bigint:${big.length}`)
-          big.push(m[0])
-          i += m[0].length
-          continue
-        }
-      }
-      if (m) {
-        out += m[0]
-        i += m[0].length
-        continue
-      }
-    }
-    out += c
-    i++
+  const nonce = Math.random().toString(36).slice(2, 10)
+  const marker = `\u0000bigint${nonce}:` // as the reviver sees it; in the JSON text, NUL is escaped
+  const rewritten = text.replace(BIG_INTEGER_OR_STRING, (token) => {
+    if (token.charCodeAt(0) === 0x22) return token
+    const value = BigInt(token)
+    if (value <= MAX_SAFE && value >= -MAX_SAFE) return token
+    big.push(token)
+    return `"\\u0000bigint${nonce}:${big.length - 1}"`
+  })
+  if (big.length === 0) return parseText(text)
+  try {
+    return JSON.parse(rewritten, (_key, v: unknown) =>
+      typeof v === 'string' && v.startsWith(marker) ? BigInt(big[Number(v.slice(marker.length))]!) : v)
+  } catch (error) {
+    throw new JsonBodyError(`body is not valid JSON: ${(error as Error).message.replace(/"?\\u0000bigint[0-9a-z]*:[0-9]+"?/g, '<number>')}`)
   }
-  const parsed = parseText(out)
-  return big.length === 0 ? parsed : restore(parsed, big)
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+/** A JSON string (skipped), or an integer literal of 16 digits or more outside one. */
+const BIG_INTEGER_OR_STRING = /"(?:[^"\\]|\\.)*"|(?<![\w.+-])-?[1-9][0-9]{15,}(?![\w.])/g
 
 function parseText(text: string): unknown {
   try {
@@ -90,20 +70,4 @@ function checkDepth(text: string): void {
       depth--
     }
   }
-}
-
-function restore(v: unknown, big: string[]): unknown {
-  if (typeof v === 'string') {
-    const m = /^\u0000bigint:(\d+)$/.exec(v)
-    const literal = m ? big[Number(m[1])] : undefined
-    return literal !== undefined ? BigInt(literal) : v
-  }
-  if (Array.isArray(v)) return v.map((x) => restore(x, big))
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>
-    // defineProperty, not assignment: a key named __proto__ must stay a plain property.
-    for (const k of Object.keys(o)) Object.defineProperty(o, k, {value: restore(o[k], big), writable: true, enumerable: true, configurable: true})
-    return o
-  }
-  return v
 }

@@ -9,12 +9,16 @@ describe('parseJsonBody', () => {
       .to.deep.equal({dpid: 18446744073709551615n, n: 9007199254740991, neg: -9007199254740993n, f: 1.5e300, s: '18446744073709551615'})
     expect(parseJsonBody('[12345678901234567890, {"a": [99999999999999999999]}]')).to.deep.equal([12345678901234567890n, {a: [99999999999999999999n]}])
     expect(parseJsonBody('"a \\" 12345678901234567890 \\\\"')).to.equal('a " 12345678901234567890 \\')
+    // Only integer literals: not a fraction's or an exponent's digits; a string that looks like our marker stays a string.
+    expect(parseJsonBody('[0.12345678901234567890, 1e12345678901234567, -12345678901234567890, 12345678901234567890.5]'))
+      .to.deep.equal([0.12345678901234567890, Infinity, -12345678901234567890n, 12345678901234567890.5])
+    expect(parseJsonBody('{"s": "\\u0000bigint:0", "n": 12345678901234567890}')).to.deep.equal({s: '\u0000bigint:0', n: 12345678901234567890n})
   })
 
   it('empty is undefined; invalid JSON is a 400 with the reason', () => {
     expect(parseJsonBody('')).to.equal(undefined)
     expect(parseJsonBody(' \n')).to.equal(undefined)
-    for (const text of ['{', '{"a": 1,}', "{'dpid': 1}", '[1] x', '01', '{"a": 18446744073709551615']) {
+    for (const text of ['{', '{"a": 1,}', "{'dpid': 1}", '[1] x', '01', '{"a": 18446744073709551615', '[018446744073709551615]', '{"a": 18446744073709551615 x}']) {
       expect(() => parseJsonBody(text), text).to.throw(JsonBodyError, /^body is not valid JSON: /)
     }
     expect(new JsonBodyError('x').statusCode).to.equal(400)
