@@ -13,6 +13,9 @@ describe('parseJsonBody', () => {
     expect(parseJsonBody('[0.12345678901234567890, 1e12345678901234567, -12345678901234567890, 12345678901234567890.5]'))
       .to.deep.equal([0.12345678901234567890, Infinity, -12345678901234567890n, 12345678901234567890.5])
     expect(parseJsonBody('{"s": "\\u0000bigint:0", "n": 12345678901234567890}')).to.deep.equal({s: '\u0000bigint:0', n: 12345678901234567890n})
+    // Strings holding long digit runs next to big numbers (the path that skips strings whole).
+    expect(parseJsonBody('{"s": "x 12345678901234567890 \\" 98765432109876543210", "n": [12345678901234567890, "12345678901234567891"]}'))
+      .to.deep.equal({s: 'x 12345678901234567890 " 98765432109876543210', n: [12345678901234567890n, '12345678901234567891']})
   })
 
   it('empty is undefined; invalid JSON is a 400 with the reason', () => {
