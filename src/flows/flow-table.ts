@@ -144,8 +144,12 @@ function canonicalAction(a: Action): Action {
   }
 }
 
+/** Instruction lists canonicalInstructions produced: canonical already (lists are never modified in place). */
+const CANONICAL_INSTRUCTIONS = new WeakSet<Instruction[]>();
+
 /** Instructions in canonical form (throws MatchValueError for a bad set-field value). */
 export function canonicalInstructions(list: Instruction[]): Instruction[] {
+  if (CANONICAL_INSTRUCTIONS.has(list)) return list;
   const out: Instruction[] = [];
   for (const ins of list) {
     switch (ins.type) {
@@ -161,7 +165,9 @@ export function canonicalInstructions(list: Instruction[]): Instruction[] {
     }
   }
   // Array.prototype.sort is stable: two instructions of one type (invalid anyway) keep their order.
-  return out.sort((a, b) => (EXECUTION_ORDER[a.type] ?? 9) - (EXECUTION_ORDER[b.type] ?? 9));
+  out.sort((a, b) => (EXECUTION_ORDER[a.type] ?? 9) - (EXECUTION_ORDER[b.type] ?? 9));
+  CANONICAL_INSTRUCTIONS.add(out);
+  return out;
 }
 
 /** Texts of canonical instruction lists, remembered per list (entries are immutable; see FlowEntry). */
@@ -439,6 +445,61 @@ function isU64(v: unknown): v is bigint {
   return typeof v === 'bigint' && v >= 0n && v <= U64_MAX;
 }
 
+/**
+ * The checks of a FLOW_MOD that need no table (field ranges, values that fit their fields, the
+ * command and table id), with its match and instructions in canonical form: what apply() would
+ * refuse on any table. The master checks a request with it before sending it to a switch.
+ */
+export function validateFlowMod(fm: FlowModMessage): { ok: true; match: Match; instructions: Instruction[] } | { ok: false; error: FlowModFailure } {
+  const bad = staticCheck(fm);
+  if (bad) return { ok: false, error: bad };
+  let match: Match;
+  let instructions: Instruction[];
+  try {
+    match = normalizeMatch(fm.match);
+  } catch (err) {
+    if (err instanceof MatchValueError) return { ok: false, error: { errorType: OFP.OFPET_BAD_MATCH, code: OFP.OFPBMC_BAD_VALUE, reason: err.message } };
+    throw err;
+  }
+  try {
+    instructions = canonicalInstructions(fm.instructions);
+  } catch (err) {
+    if (err instanceof MatchValueError) return { ok: false, error: { errorType: OFP.OFPET_BAD_ACTION, code: OFP.OFPBAC_BAD_SET_ARGUMENT, reason: err.message } };
+    throw err;
+  }
+  const tableError = (errorType: number, code: number, reason: string) => ({ ok: false as const, error: { errorType, code, reason } });
+  switch (fm.command) {
+    case OFP.OFPFC_ADD:
+      if (fm.tableId > OFP.OFPTT_MAX) return tableError(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TABLE_ID, `ADD needs a table 0..${OFP.OFPTT_MAX}, got ${fm.tableId}`);
+      break;
+    case OFP.OFPFC_MODIFY:
+    case OFP.OFPFC_MODIFY_STRICT:
+      if (fm.tableId > OFP.OFPTT_MAX) {
+        return tableError(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TABLE_ID, `MODIFY needs a table 0..${OFP.OFPTT_MAX} (OFPTT_ALL is for deletes only), got ${fm.tableId}`);
+      }
+      break;
+    case OFP.OFPFC_DELETE:
+    case OFP.OFPFC_DELETE_STRICT:
+      break;
+    default:
+      return tableError(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_COMMAND, `unknown flow-mod command ${fm.command}`);
+  }
+  return { ok: true, match, instructions };
+}
+
+function staticCheck(fm: FlowModMessage): FlowModFailure | undefined {
+  const err = (errorType: number, code: number, reason: string): FlowModFailure => ({ errorType, code, reason });
+  if (fm === null || typeof fm !== 'object') return err(OFP.OFPET_BAD_REQUEST, OFP.OFPBRC_BAD_TYPE, 'expected a FLOW_MOD message');
+  if (!isUint(fm.tableId, 8)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TABLE_ID, `table_id ${String(fm.tableId)} is not 0..255`);
+  if (!isUint(fm.priority, 16)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_UNKNOWN, `priority ${String(fm.priority)} is not 0..65535`);
+  if (!isUint(fm.idleTimeout, 16) || !isUint(fm.hardTimeout, 16)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TIMEOUT, 'timeouts are 0..65535 seconds');
+  if (!isUint(fm.flags, 16)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_FLAGS, `flags ${String(fm.flags)} is not 0..0xffff`);
+  if (!isU64(fm.cookie) || !isU64(fm.cookieMask)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_UNKNOWN, 'cookie and cookie_mask are u64 bigints');
+  if (!isUint(fm.outPort, 32) || !isUint(fm.outGroup, 32)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_UNKNOWN, 'out_port and out_group are u32');
+  if (!Array.isArray(fm.instructions)) return err(OFP.OFPET_BAD_INSTRUCTION, OFP.OFPBIC_UNKNOWN_INST, 'instructions must be an array');
+  return undefined;
+}
+
 export class FlowTable {
   readonly ownedCookie: CookieNamespace;
   readonly #recs = new Map<string, Rec>();
@@ -455,22 +516,9 @@ export class FlowTable {
 
   /** Applies one FLOW_MOD; returns what changed, or the error a switch would answer with. */
   apply(fm: FlowModMessage): ApplyResult {
-    const bad = this.#check(fm);
-    if (bad) return { ok: false, error: bad };
-    let match: Match;
-    let instructions: Instruction[];
-    try {
-      match = normalizeMatch(fm.match);
-    } catch (err) {
-      if (err instanceof MatchValueError) return fail(OFP.OFPET_BAD_MATCH, OFP.OFPBMC_BAD_VALUE, err.message);
-      throw err;
-    }
-    try {
-      instructions = canonicalInstructions(fm.instructions);
-    } catch (err) {
-      if (err instanceof MatchValueError) return fail(OFP.OFPET_BAD_ACTION, OFP.OFPBAC_BAD_SET_ARGUMENT, err.message);
-      throw err;
-    }
+    const v = validateFlowMod(fm);
+    if (!v.ok) return v;
+    const { match, instructions } = v;
     switch (fm.command) {
       case OFP.OFPFC_ADD: return this.#add(fm, match, instructions);
       case OFP.OFPFC_MODIFY:
@@ -481,23 +529,8 @@ export class FlowTable {
     }
   }
 
-  #check(fm: FlowModMessage): FlowModFailure | undefined {
-    const err = (errorType: number, code: number, reason: string): FlowModFailure => ({ errorType, code, reason });
-    if (fm === null || typeof fm !== 'object') return err(OFP.OFPET_BAD_REQUEST, OFP.OFPBRC_BAD_TYPE, 'expected a FLOW_MOD message');
-    if (!isUint(fm.tableId, 8)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TABLE_ID, `table_id ${String(fm.tableId)} is not 0..255`);
-    if (!isUint(fm.priority, 16)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_UNKNOWN, `priority ${String(fm.priority)} is not 0..65535`);
-    if (!isUint(fm.idleTimeout, 16) || !isUint(fm.hardTimeout, 16)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TIMEOUT, 'timeouts are 0..65535 seconds');
-    if (!isUint(fm.flags, 16)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_FLAGS, `flags ${String(fm.flags)} is not 0..0xffff`);
-    if (!isU64(fm.cookie) || !isU64(fm.cookieMask)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_UNKNOWN, 'cookie and cookie_mask are u64 bigints');
-    if (!isUint(fm.outPort, 32) || !isUint(fm.outGroup, 32)) return err(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_UNKNOWN, 'out_port and out_group are u32');
-    if (!Array.isArray(fm.instructions)) return err(OFP.OFPET_BAD_INSTRUCTION, OFP.OFPBIC_UNKNOWN_INST, 'instructions must be an array');
-    return undefined;
-  }
-
+  /** (The table id was checked by validateFlowMod, as for #modify.) */
   #add(fm: FlowModMessage, match: Match, instructions: Instruction[]): ApplyResult {
-    if (fm.tableId > OFP.OFPTT_MAX) {
-      return fail(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TABLE_ID, `ADD needs a table 0..${OFP.OFPTT_MAX}, got ${fm.tableId}`);
-    }
     const key = keyOfCanonical(fm.tableId, fm.priority, match);
     let bits: Map<string, FieldBits> | undefined;
     if ((fm.flags & OFP.OFPFF_CHECK_OVERLAP) !== 0) {
@@ -542,9 +575,6 @@ export class FlowTable {
   }
 
   #modify(fm: FlowModMessage, match: Match, instructions: Instruction[]): ApplyResult {
-    if (fm.tableId > OFP.OFPTT_MAX) {
-      return fail(OFP.OFPET_FLOW_MOD_FAILED, OFP.OFPFMFC_BAD_TABLE_ID, `MODIFY needs a table 0..${OFP.OFPTT_MAX} (OFPTT_ALL is for deletes only), got ${fm.tableId}`);
-    }
     const selected = this.#select(fm, match, fm.command === OFP.OFPFC_MODIFY_STRICT, false);
     const newText = instructionsText(instructions, false);
     const changes: FlowChange[] = [];

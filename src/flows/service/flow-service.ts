@@ -38,7 +38,7 @@ import {
 import {NotMasterError, SwitchNotConnectedError, type HeldRole} from '../../openflow/roles.js';
 import type {RegistryEvents} from '../../openflow/switch-registry.js';
 import {
-  FlowTable, cookieInNamespace, entryToJson, flowKey, type FlowChange, type FlowEntry, type FlowEntryJson, type TableEdit,
+  FlowTable, cookieInNamespace, entryToJson, validateFlowMod, flowKey, type FlowChange, type FlowEntry, type FlowEntryJson, type TableEdit,
 } from '../flow-table.js';
 import {
   FlowReplicator, Mirror, backupMessageToJson, deltaJson, deviceId, editToJson, firstVersion, parseBackupMessage, type DeviceLog,
@@ -239,7 +239,10 @@ export interface FlowServiceStats {
 interface Request {
   dpid: bigint;
   device: string;
+  /** As the switch gets it. */
   fm: FlowModMessage;
+  /** The same with its match and instructions in canonical form, as the table applies it (see #admit). */
+  tableFm: FlowModMessage;
   term: number;
   timeoutMs: number;
   state: 'waiting' | 'queued' | 'sent' | 'acking' | 'done';
@@ -671,12 +674,12 @@ export class FlowService implements FlowProgrammer {
     const rep = this.#replicator;
     if (this.#role !== 'master' || !rep) throw new InstanceNotMasterError(this.instId, this.#role);
     if (this.#switches.roleOn(dpid) === undefined) throw new UnknownSwitchError(dpid);
-    const fm = this.#admit(flowMod);
+    const {fm, tableFm} = this.#admit(flowMod);
     const timeoutMs = options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs) && options.timeoutMs > 0
       ? options.timeoutMs : this.#settings.requestTimeoutMs;
     const lane = this.#lane(dpid);
     return new Promise<ProgramResult>((resolve, reject) => {
-      const req: Request = {dpid, device: lane.device, fm, term: rep.term, timeoutMs, state: 'waiting', resolve, reject, timer: undefined};
+      const req: Request = {dpid, device: lane.device, fm, tableFm, term: rep.term, timeoutMs, state: 'waiting', resolve, reject, timer: undefined};
       this.#requests.add(req);
       req.timer = setTimeout(() => this.#onRequestTimeout(req), timeoutMs);
       unref(req.timer);
@@ -702,16 +705,20 @@ export class FlowService implements FlowProgrammer {
     });
   }
 
-  /** Checks a flow-mod before it may go to a switch; returns it as it will be sent. */
-  #admit(flowMod: FlowModMessage): FlowModMessage {
+  /**
+   * Checks a flow-mod before it may go to a switch; returns it as it will be sent, and the same
+   * with the match and instructions the check put in canonical form, for the table to apply
+   * without normalizing them again.
+   */
+  #admit(flowMod: FlowModMessage): {fm: FlowModMessage; tableFm: FlowModMessage} {
     if (flowMod === null || typeof flowMod !== 'object' || flowMod.type !== 'FLOW_MOD') {
       throw new SwitchRefusedError('expected a FLOW_MOD message', 'FLOWKEEPER_BAD_REQUEST');
     }
-    // The table model's static checks (an empty table: nothing but the message itself is judged).
-    const probe = new FlowTable().apply(flowMod);
-    if (!probe.ok) {
+    // The table model's static checks: nothing but the message itself is judged.
+    const valid = validateFlowMod(flowMod);
+    if (!valid.ok) {
       this.#counters.refused++;
-      throw new SwitchRefusedError(`refused before sending: ${describeError(probe.error)}: ${probe.error.reason}`, errorName(probe.error.errorType, probe.error.code));
+      throw new SwitchRefusedError(`refused before sending: ${describeError(valid.error)}: ${valid.error.reason}`, errorName(valid.error.errorType, valid.error.code));
     }
     const {xid: _xid, ...rest} = flowMod;
     let fm: FlowModMessage = {...rest, xid: 0};
@@ -740,7 +747,7 @@ export class FlowService implements FlowProgrammer {
       this.#counters.refused++;
       throw new SwitchRefusedError(`cannot be encoded: ${errorText(error)}`, 'FLOWKEEPER_ENCODE');
     }
-    return fm;
+    return {fm, tableFm: {...fm, match: valid.match, instructions: valid.instructions}};
   }
 
   #lane(dpid: bigint): Lane {
@@ -836,9 +843,9 @@ export class FlowService implements FlowProgrammer {
         this.#fail(req, new SwitchRefusedError(`switch ${lane.device} refused the flow-mod: ${describeError(refusal)}`, refusal.codeName));
         return;
       }
-      let applied = log.apply(req.fm);
+      let applied = log.apply(req.tableFm);
       // The switch is the judge of overlaps: it accepted, so the table takes it.
-      if (!applied.ok && (req.fm.flags & CHECK_OVERLAP) !== 0) applied = log.apply({...req.fm, flags: req.fm.flags & ~CHECK_OVERLAP});
+      if (!applied.ok && (req.tableFm.flags & CHECK_OVERLAP) !== 0) applied = log.apply({...req.tableFm, flags: req.tableFm.flags & ~CHECK_OVERLAP});
       if (!applied.ok) {
         this.#counters.modelDisagreements++;
         this.#log.error('the switch accepted a flow-mod that the table model refuses; auditing the switch', {
