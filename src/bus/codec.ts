@@ -4,11 +4,19 @@ import type {EventEmitter} from 'node:events'
 import {BusConfigError} from './errors.js'
 import type {DeliveryInfo, DropReason, MessageHandler} from './types.js'
 
+/**
+ * A body its sender already wrote as JSON text (a JSON object), published as it is: for a sender
+ * that builds large messages from parts it serialised anyway, rather than objects serialised again.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** body as JSON bytes, or undefined when it does not serialise or exceeds maxBytes. Never throws. */
 export function encodeBody(body: object, maxBytes: number): Buffer | undefined {
   let json: string | undefined
   try {
-    json = JSON.stringify(body)
+    json = body instanceof JsonText ? body.text : JSON.stringify(body)
   } catch {
     return undefined // cycles, BigInt, a throwing toJSON
   }

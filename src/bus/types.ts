@@ -91,8 +91,9 @@ export interface Bus {
   /** Whether queue_deleted events are coming (the broker has the event exchange). */
   readonly eventsAvailable: boolean
   /**
-   * Sends body as JSON. Returns false, never throws, when it was not sent: disconnected, 'observe' mode,
-   * a body that does not serialise to JSON or is larger than the size limit.
+   * Sends body as JSON (a JsonText as the text it holds). Returns false, never throws, when it was
+   * not sent: disconnected, 'observe' mode, a body that does not serialise to JSON or is larger than
+   * the size limit.
    */
   publish(routingKey: string, body: object): boolean
   /**

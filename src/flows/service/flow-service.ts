@@ -26,6 +26,7 @@
  */
 import cron, {type ScheduledTask} from 'node-cron';
 import type {Bus, DeliveryInfo, DroppedMessage} from '../../bus/types.js';
+import {JsonText} from '../../bus/codec.js';
 import {RateLimitedWarning} from '../../controller/rate-limited-warning.js';
 import type {Role} from '../../election/messages.js';
 import type {Logger} from '../../log.js';
@@ -41,7 +42,7 @@ import {
   FlowTable, cookieInNamespace, entryToJson, validateFlowMod, flowKey, type FlowChange, type FlowEntry, type FlowEntryJson, type TableEdit,
 } from '../flow-table.js';
 import {
-  FlowReplicator, Mirror, backupMessageToJson, deltaJson, deviceId, editToJson, firstVersion, parseBackupMessage, type DeviceLog,
+  FlowReplicator, Mirror, backupMessageToJson, deviceId, editToJson, firstVersion, parseBackupMessage, type DeviceLog,
   type FlowDelta, type FlowSnapshot, type MirrorMessage,
 } from '../mirror.js';
 import {
@@ -51,7 +52,7 @@ import {reconcile, type ReconcilePlan} from '../reconcile.js';
 import {ForeignCookieError, InstanceNotMasterError, SwitchDemotedError} from './errors.js';
 import {checkSettings, resolveSettings, validateAuditCron, type FlowServiceSettings, type RuntimeSettings} from './settings.js';
 import {
-  SNAPSHOT_PART, SnapshotAssembler, backupRoutingKey, fromMaster, instanceIdOf, instanceRoutingKey, isInstanceId, jsonBytes,
+  SNAPSHOT_PART, SnapshotAssembler, backupRoutingKey, deltaRunText, fromMaster, instanceIdOf, instanceRoutingKey, isInstanceId, jsonBytes,
   parseSnapshotPart, snapshotMessages,
 } from './wire.js';
 
@@ -989,12 +990,12 @@ export class FlowService implements FlowProgrammer {
   // Publishing
   // -------------------------------------------------------------------------------------------
 
-  #publish(routingKey: string, body: Record<string, unknown>): boolean {
+  #publish(routingKey: string, body: Record<string, unknown> | JsonText, type = body instanceof JsonText ? undefined : body.type): boolean {
     const ok = this.#bus.publish(routingKey, body);
     if (!ok) {
       this.#counters.publishFailed++;
       this.#warnings.warn('publish', 'a backup message could not be published (data bus down, or larger than its limit)', {
-        event: 'flow_publish_failed', routing_key: routingKey, type: body.type, publish_failed: this.#counters.publishFailed,
+        event: 'flow_publish_failed', routing_key: routingKey, type, publish_failed: this.#counters.publishFailed,
       });
     }
     return ok;
@@ -1011,31 +1012,33 @@ export class FlowService implements FlowProgrammer {
     // What the message holds besides its changes: v, type, device, term, versions, master, slaves.
     const limit = this.#settings.chunkBytes - 200 - jsonBytes(slaves);
     const {device, term} = deltas[0]!;
-    let run: {from: number; version: number; changes: unknown[]; bytes: number} | undefined;
+    let run: {device: string; term: number; from: number; version: number; changes: string[]; bytes: number} | undefined;
     const flush = () => {
       if (!run) return;
       this.#counters.deltasSent += run.version - run.from + 1;
       this.#counters.deltaMessagesSent++;
-      this.#publish(backupRoutingKey(this.domain), {...deltaJson(device, term, run.from, run.version, run.changes), master: this.instId, slaves});
+      this.#publish(backupRoutingKey(this.domain), new JsonText(deltaRunText(run, this.instId, slaves)), 'flow-delta');
       run = undefined;
     };
     for (const d of deltas) {
-      const changes = d.edits.map(editToJson);
-      const bytes = jsonBytes(changes);
+      const texts = d.edits.map((e) => JSON.stringify(editToJson(e)));
+      let bytes = texts.length;
+      for (const t of texts) bytes += Buffer.byteLength(t, 'utf8');
       if (bytes > limit) {
         flush();
         this.#counters.deltasOversize++;
         return false;
       }
       if (run && run.bytes + bytes > limit) flush();
-      if (!run) run = {from: firstVersion(d), version: d.version, changes: [], bytes: 0};
-      for (const c of changes) run.changes.push(c);
+      if (!run) run = {device, term, from: firstVersion(d), version: d.version, changes: [], bytes: 0};
+      for (const t of texts) run.changes.push(t);
       run.version = d.version;
       run.bytes += bytes;
     }
     flush();
     return true;
   }
+
 
   /**
    * The slaves whose acks this master waits for, carried by every delta and snapshot: a slave not

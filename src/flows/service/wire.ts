@@ -48,6 +48,19 @@ export function fromMaster(m: BackupMessage, master: number): Record<string, unk
   return {...backupMessageToJson(m), master};
 }
 
+/**
+ * A run of deltas (versions from..version of one device) as the master publishes it, written
+ * from its changes already serialised one by one (`changes`: JSON texts of editToJson's output):
+ * the same JSON as fromMaster(delta) with `slaves`, without serialising every change twice.
+ */
+export function deltaRunText(
+  run: {device: string; term: number; from: number; version: number; changes: readonly string[]}, master: number, slaves: readonly number[],
+): string {
+  const from = run.from === run.version ? '' : `,"from":${run.from}`;
+  return `{"v":${BACKUP_PROTOCOL_VERSION},"type":"flow-delta","device":${JSON.stringify(run.device)},"term":${run.term},` +
+    `"version":${run.version}${from},"changes":[${run.changes.join(',')}],"master":${master},"slaves":${JSON.stringify(slaves)}}`;
+}
+
 export function jsonBytes(body: unknown): number {
   return Buffer.byteLength(JSON.stringify(body), 'utf8');
 }

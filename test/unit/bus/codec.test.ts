@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {backoffDelayMs, decodeBody, encodeBody, redactUrl, topicMatches} from '../../../src/bus/codec.js'
+import {JsonText, backoffDelayMs, decodeBody, encodeBody, redactUrl, topicMatches} from '../../../src/bus/codec.js'
 
 describe('bus codec', () => {
   describe('topicMatches (RabbitMQ topic semantics)', () => {
@@ -49,6 +49,9 @@ describe('bus codec', () => {
     it('gives JSON bytes within the limit, undefined otherwise, and never throws', () => {
       expect(encodeBody({a: 1}, 100)?.toString()).to.equal('{"a":1}')
       expect(encodeBody({a: 1}, 6)).to.equal(undefined)
+      // Text the sender already serialised goes as it is, under the same size limit.
+      expect(encodeBody(new JsonText('{"b":[1,2]}'), 100)?.toString()).to.equal('{"b":[1,2]}')
+      expect(encodeBody(new JsonText('{"b":[1,2]}'), 10)).to.equal(undefined)
       expect(encodeBody({toJSON: () => { throw new Error('no') }}, 100)).to.equal(undefined)
       expect(encodeBody({toJSON: () => undefined}, 100)).to.equal(undefined)
     })

@@ -5,11 +5,11 @@
 import {expect} from 'chai';
 import fc from 'fast-check';
 import {FlowTable} from '../../../../src/flows/flow-table.js';
-import {deviceId, parseBackupMessage} from '../../../../src/flows/mirror.js';
+import {FlowReplicator, deviceId, editToJson, mergeDeltas, parseBackupMessage, type FlowDelta} from '../../../../src/flows/mirror.js';
 import {FlowServiceConfigError} from '../../../../src/flows/service/errors.js';
 import {DEFAULT_FLOW_SERVICE_SETTINGS, resolveSettings} from '../../../../src/flows/service/settings.js';
 import {
-  SNAPSHOT_PART, SnapshotAssembler, backupRoutingKey, instanceIdOf, instanceRoutingKey, parseSnapshotPart, snapshotMessages,
+  SNAPSHOT_PART, SnapshotAssembler, backupRoutingKey, deltaRunText, fromMaster, instanceIdOf, instanceRoutingKey, parseSnapshotPart, snapshotMessages,
 } from '../../../../src/flows/service/wire.js';
 import {topicMatches} from '../../../../src/bus/codec.js';
 import {applyActions, flowMod, match, output} from '../../../../src/openflow/codec.js';
@@ -48,6 +48,23 @@ function assemble(messages: Array<Record<string, unknown>>, order: number[]): Fl
 }
 
 describe('flow service wire', function () {
+  it('a run of deltas written from its serialised changes is the JSON of the merged delta as the master sends it', function () {
+    const rep = new FlowReplicator({term: 70000});
+    const deltas: FlowDelta[] = [];
+    for (let i = 1; i <= 5; i++) {
+      const r = rep.apply(deviceId(9n), flowMod({cookie: BigInt(i) << 60n, priority: i, match: match({in_port: i, eth_type: 0x800, ipv4_dst: `10.0.0.${i}`}), instructions: [applyActions(output(i))]}));
+      if (r.ok && r.delta) deltas.push(r.delta);
+    }
+    for (const run of [deltas, deltas.slice(2, 3)]) {
+      const merged = mergeDeltas(run);
+      const text = deltaRunText({device: merged.device, term: merged.term, from: run[0]!.version, version: merged.version,
+        changes: merged.edits.map((e) => JSON.stringify(editToJson(e)))}, 7, [2, 3]);
+      expect(JSON.parse(text)).to.deep.equal({...fromMaster(merged, 7), slaves: [2, 3]});
+      const parsed = parseBackupMessage(text);
+      expect(parsed.ok && parsed.message).to.deep.equal(merged);
+    }
+  });
+
   it('routing keys: backup and per-instance, apart from the election and the forwarder', function () {
     expect(backupRoutingKey('lab')).to.equal('c.lab.flows.backup');
     expect(instanceRoutingKey('lab', 7)).to.equal('c.lab.flows.inst.7');
