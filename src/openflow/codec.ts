@@ -131,6 +131,23 @@ export function encodeMessage(msg: OfMessage): Buffer {
 }
 
 /**
+ * Messages encoded by preEncode: their bytes (with the xid they had), reused by encodeMessageInto
+ * with the xid it is given. Keyed weakly: gone with the message.
+ */
+const PRE_ENCODED = new WeakMap<object, Buffer>();
+
+/**
+ * encodeMessage, remembering the bytes so that sending this very message later (through
+ * encodeMessageInto, with any xid) copies them instead of encoding it again. For a sender that
+ * encodes a message to check it before queueing it; the message must not change afterwards.
+ */
+export function preEncode(msg: OfMessage): Buffer {
+  const bytes = encodeMessage(msg);
+  PRE_ENCODED.set(msg, bytes);
+  return bytes;
+}
+
+/**
  * Appends one message's wire bytes to `w` and returns their length. On EncodeError nothing is
  * left of the message: `w.pos` is back where it was. For writers of many messages into one
  * buffer (the connection's output chunks). `xid`, when given, is written instead of `msg.xid`
@@ -138,6 +155,15 @@ export function encodeMessage(msg: OfMessage): Buffer {
  */
 export function encodeMessageInto(w: Writer, msg: OfMessage | BundledMessage, xid?: number): number {
   const start = w.pos;
+  const pre = typeof msg === 'object' && msg !== null ? PRE_ENCODED.get(msg) : undefined;
+  if (pre) {
+    w.ensure(pre.length);
+    pre.copy(w.buf, start);
+    w.pos = start + pre.length;
+    const id = xid ?? msg.xid;
+    if (id !== undefined) w.buf.writeUInt32BE(id >>> 0, start + 4); // else the xid it was encoded with
+    return pre.length;
+  }
   try {
     encodeInto(w, msg as OfMessage, typeof msg === 'object' && msg !== null ? msg.type : 'message', xid ?? msg?.xid);
   } catch (error) {

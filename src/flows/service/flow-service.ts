@@ -31,7 +31,7 @@ import {RateLimitedWarning} from '../../controller/rate-limited-warning.js';
 import type {Role} from '../../election/messages.js';
 import type {Logger} from '../../log.js';
 import {
-  OFP, describeError, encodeMessage, errorName, type FlowModMessage, type FlowStats, type FlowStatsFilter,
+  OFP, describeError, errorName, preEncode, type FlowModMessage, type FlowStats, type FlowStatsFilter,
 } from '../../openflow/codec.js';
 import {
   ConnectionClosedError, OpenFlowError, SwitchTimeoutError, formatDpid, type Outgoing, type RequestOptions,
@@ -743,7 +743,9 @@ export class FlowService implements FlowProgrammer {
       }
     }
     try {
-      encodeMessage(fm); // one bad message must not fail its whole batch at the switch connection
+      // One bad message must not fail its whole batch at the switch connection; the bytes are kept
+      // for the connection to send (fm is not changed after this).
+      preEncode(fm);
     } catch (error) {
       this.#counters.refused++;
       throw new SwitchRefusedError(`cannot be encoded: ${errorText(error)}`, 'FLOWKEEPER_ENCODE');

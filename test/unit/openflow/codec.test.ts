@@ -3,9 +3,11 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import {
-  DecodeError, EncodeError, OFP, applyActions, decodeMessage, encodeMessage, flowMod, flowStatsRequest,
+  DecodeError, EncodeError, OFP, applyActions, decodeMessage, encodeMessage, encodeMessageInto, flowMod, flowStatsRequest,
+  preEncode,
   gotoTable, hello, match, output, peekHeader, roleRequest, type OfMessage,
 } from '../../../src/openflow/codec.js';
+import { Writer } from '../../../src/openflow/codec-io.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CORPUS = process.env.FLOWKEEPER_CONFORMANCE_DIR ?? resolve(here, '../../../../shared/conformance/openflow13');
@@ -153,6 +155,24 @@ describe('openflow codec', function () {
 
     it('decodeMessage of a non-Buffer is a DecodeError too', function () {
       expect(() => decodeMessage('nope' as unknown as Buffer)).to.throw(DecodeError);
+    });
+  });
+
+  describe('preEncode', function () {
+    it('a message encoded once is written again from its bytes, with the xid it is given', function () {
+      const fm = flowMod({ cookie: 7n, priority: 9, match: match({ in_port: 3 }), instructions: [applyActions(output(4))] });
+      const bytes = preEncode({ ...fm, xid: 0 } as OfMessage);
+      const msg = { ...fm, xid: 0 } as OfMessage;
+      preEncode(msg);
+      const w = new Writer(16);
+      w.u8(0xaa, 'test', 'marker');
+      const n = encodeMessageInto(w, msg, 0x01020304);
+      expect(n).to.equal(bytes.length);
+      const written = w.buf.subarray(1, 1 + n);
+      expect(peekHeader(written)).to.include({ xid: 0x01020304, length: bytes.length });
+      expect(written.equals(encodeMessage({ ...msg, xid: 0x01020304 } as OfMessage))).to.equal(true);
+      expect(decodeMessage(Buffer.from(written))).to.deep.include({ type: 'FLOW_MOD', xid: 0x01020304, cookie: 7n, priority: 9 });
+      expect(w.buf[0]).to.equal(0xaa);
     });
   });
 
