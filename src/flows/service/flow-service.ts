@@ -285,6 +285,8 @@ const CHECK_OVERLAP = OFP.OFPFF_CHECK_OVERLAP;
 
 /** How long a snapshot is serialised or published before it yields to the event loop. */
 const SNAPSHOT_SLICE_MS = 8;
+/** A delta message carrying at least this many versions (a batch's run) is acknowledged without waiting for the turn to end. */
+const ACK_AT_ONCE_VERSIONS = 16;
 
 function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -1253,7 +1255,9 @@ export class FlowService implements FlowProgrammer {
     }
     this.#remember(m.device, out.changes);
     if (out.needSnapshot) this.#requestSnapshot(m.device, master);
-    if (out.position) this.#queueAck(m.device, master);
+    // A run of many versions (a batch) is acknowledged at once: the runs after it in the same read
+    // from the socket would otherwise hold its ack back (and the requests waiting for it).
+    if (out.position) this.#queueAck(m.device, master, m.type !== 'flow-delta' || m.version - firstVersion(m) + 1 >= ACK_AT_ONCE_VERSIONS);
   }
 
   #trustOnSnapshot(device: string, term: number, slaves: number[] | undefined): void {
@@ -1269,25 +1273,32 @@ export class FlowService implements FlowProgrammer {
     this.#publish(instanceRoutingKey(this.domain, master), backupMessageToJson(this.#mirror.snapshotRequest(device, String(this.instId))));
   }
 
-  /** Acks are cumulative: one per device per turn of the event loop, however many deltas came. */
-  #queueAck(device: string, master: number): void {
+  /**
+   * Acks are cumulative: one per device per turn of the event loop, however many deltas came —
+   * except after a run of at least ACK_AT_ONCE_VERSIONS versions, a snapshot or a rebase: at once.
+   */
+  #queueAck(device: string, master: number, now = false): void {
+    if (now) {
+      this.#acksToSend.delete(device);
+      this.#sendAck(device, master);
+      return;
+    }
     this.#acksToSend.set(device, master);
     if (this.#acksScheduled) return;
     this.#acksScheduled = true;
     void Promise.resolve().then(() => {
       this.#acksScheduled = false;
-      if (this.#closed || this.#role === 'master') {
-        this.#acksToSend.clear();
-        return;
-      }
-      for (const [device, to] of this.#acksToSend) {
-        const ack = this.#mirror.ack(device, String(this.instId));
-        if (!ack) continue;
-        this.#counters.acksSent++;
-        this.#publish(instanceRoutingKey(this.domain, to), backupMessageToJson(ack));
-      }
+      for (const [device, to] of this.#acksToSend) this.#sendAck(device, to);
       this.#acksToSend.clear();
     });
+  }
+
+  #sendAck(device: string, to: number): void {
+    if (this.#closed || this.#role === 'master') return;
+    const ack = this.#mirror.ack(device, String(this.instId));
+    if (!ack) return;
+    this.#counters.acksSent++;
+    this.#publish(instanceRoutingKey(this.domain, to), backupMessageToJson(ack));
   }
 
   /** Identities the cluster deleted (removed from a switch at takeover whatever the policy). */
