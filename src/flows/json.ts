@@ -5,7 +5,7 @@
  * send) and throw nothing but JsonShapeError, whose `path` names the offending value.
  */
 import { OXM_FIELDS, type Action, type Instruction, type Match, type OxmField } from '../openflow/codec.js';
-import { MatchValueError, fieldBits } from './match-bits.js';
+import { MatchValueError, normalizeField } from './match-bits.js';
 
 export class JsonShapeError extends Error {
   constructor(readonly path: string, readonly reason: string) {
@@ -166,7 +166,7 @@ export function oxmFieldFromJson(raw: unknown, path: string): OxmField {
   const field = { field: o.field, value: basicValue(kind, o.value, `${path}.value`) } as OxmField;
   if (o.mask !== undefined) (field as { mask?: unknown }).mask = basicValue(kind, o.mask, `${path}.mask`);
   try {
-    fieldBits(field); // range and address syntax
+    normalizeField(field); // range and address syntax (no bytes made for a value already canonical)
   } catch (err) {
     if (err instanceof MatchValueError) throw new JsonShapeError(path, err.reason);
     throw err;
