@@ -69,8 +69,10 @@ export function parseUintText(text: string): bigint | undefined {
   return undefined;
 }
 
+const BITS_MAX: bigint[] = [];
+
 function bitsMax(bits: number): bigint {
-  return (1n << BigInt(bits)) - 1n;
+  return (BITS_MAX[bits] ??= (1n << BigInt(bits)) - 1n);
 }
 
 /** An unsigned integer of `bits` bits from a JSON number or text; `names` allows reserved names. */

@@ -26,7 +26,7 @@ import {
   OFP, match as buildMatch, type Action, type FlowModMessage, type FlowStats, type FlowStatsFilter, type Instruction,
   type Match, type OxmField,
 } from '../openflow/codec.js';
-import { oxmWireLength, type OxmFieldSpec } from '../openflow/oxm.js';
+import { isCanonicalIpv4, oxmWireLength, type OxmFieldSpec } from '../openflow/oxm.js';
 import {
   GROUP_NAMES, MAX_LEN_NAMES, METER_NAMES, OXM_BY_NAME, PORT_NAMES, QUEUE_NAMES, TABLE_NAMES, ValueTextError,
   fieldFromBits, parseIpText, parseMacText, reservedName, uintBytes, uintNumber, uintValue,
@@ -155,6 +155,12 @@ const L4_BY_PROTO: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 132
 
 /** One basic field's value (and mask) from Ryu's JSON. */
 function fieldValue(spec: OxmFieldSpec, raw: unknown, path: string, setField: boolean): OxmField | undefined {
+  // The common spellings, already what the long way below would make of them: a plain number
+  // for an integer field (vlan_vid aside: Ryu reads a decimal VLAN id specially), a dotted quad.
+  if (typeof raw === 'number' && spec.kind === 'uint' && spec.name !== 'vlan_vid' && Number.isInteger(raw) && raw >= 0 && raw < 2 ** (spec.bytes * 8)) {
+    return { field: spec.name, value: raw } as OxmField;
+  }
+  if (typeof raw === 'string' && spec.kind === 'ipv4' && isCanonicalIpv4(raw)) return { field: spec.name, value: raw } as OxmField;
   const text = (): string => {
     if (typeof raw !== 'string') throw new FlowRequestError(path, `expected a string, got ${typeof raw}`);
     return raw;

@@ -17,7 +17,7 @@ const MAX_DEPTH = 64
  */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return undefined
-  checkDepth(text)
+  const {longDigitRunInString} = scanStructure(text)
   // Most bodies hold no integer of 16 digits or more: JSON.parse alone reads them exactly.
   if (!/[0-9]{16}/.test(text)) return parseText(text)
   // Each big integer literal outside strings becomes a marker string (with a per-call nonce, so no
@@ -29,7 +29,7 @@ export function parseJsonBody(text: string): unknown {
   const big: string[] = []
   const nonce = Math.random().toString(36).slice(2, 10)
   const marker = `\u0000bigint${nonce}:` // as the parsed string reads; in the JSON text, NUL is escaped
-  const pattern = stringsHoldLongDigitRuns(text) ? BIG_INTEGER_OR_STRING : BIG_INTEGER
+  const pattern = longDigitRunInString ? BIG_INTEGER_OR_STRING : BIG_INTEGER
   const rewritten = text.replace(pattern, (token) => {
     if (token.charCodeAt(0) === 0x22) return token
     const value = BigInt(token)
@@ -78,14 +78,10 @@ function putBigints(v: unknown, restore: (s: string) => unknown): void {
   }
 }
 
-/** Whether some string of the JSON text holds 16 digits in a row. */
-function stringsHoldLongDigitRuns(text: string): boolean {
-  for (const m of text.matchAll(JSON_STRING)) if (/[0-9]{16}/.test(m[0])) return true
-  return false
-}
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
-const JSON_STRING = /"[^"\\]*(?:\\.[^"\\]*)*"/g
+/** A JSON string, or a bracket outside strings. */
+const STRING_OR_BRACKET = /"[^"\\]*(?:\\.[^"\\]*)*"|[[\]{}]/g
 /** An integer literal of 16 digits or more (outside strings only if no string holds such a run). */
 const BIG_INTEGER = /(?<![\w.+-])-?[1-9][0-9]{15,}(?![\w.])/g
 /** A JSON string (skipped), or an integer literal of 16 digits or more outside one. */
@@ -100,18 +96,24 @@ function parseText(text: string): unknown {
 }
 
 /** Refuses nesting deeper than MAX_DEPTH, as the slow path does, without copying the text. */
-function checkDepth(text: string): void {
+/**
+ * One pass over the text's strings and brackets (the regular expression jumps over everything
+ * else): refuses nesting deeper than MAX_DEPTH, and tells whether some string holds 16 digits in
+ * a row (then the big-integer rewrite must skip strings).
+ */
+function scanStructure(text: string): {longDigitRunInString: boolean} {
   let depth = 0
-  const n = text.length
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i)
-    if (c === 0x22) { // a string: skip to its end
-      i++
-      while (i < n && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1
+  let longDigitRunInString = false
+  for (const m of text.matchAll(STRING_OR_BRACKET)) {
+    const token = m[0]
+    const c = token.charCodeAt(0)
+    if (c === 0x22) {
+      if (!longDigitRunInString && token.length >= 18 && /[0-9]{16}/.test(token)) longDigitRunInString = true
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > MAX_DEPTH) throw new JsonBodyError(`body is not valid JSON: nested deeper than ${MAX_DEPTH} levels`)
-    } else if (c === 0x5d || c === 0x7d) {
+    } else {
       depth--
     }
   }
+  return {longDigitRunInString}
 }
