@@ -112,7 +112,9 @@ describe('flow replication', function () {
         copy[k] = mutate((o as Record<string, unknown>)[k], path.slice(1), v);
         return copy;
       };
-      fc.assert(fc.property(fc.constantFrom(good, goodDelta), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), fc.anything(), (m, path, v) => {
+      const goodRun = backupMessageToJson(mergeDeltas(history(3).deltas));
+      const goodRebase = backupMessageToJson({ type: 'flow-rebase', device: D1, term: 2, version: 0, base: { term: 1, version: 3 } });
+      fc.assert(fc.property(fc.constantFrom(good, goodDelta, goodRun, goodRebase), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), fc.anything(), (m, path, v) => {
         parseBackupMessage(mutate(m, path, v));
       }), { numRuns: 2000 });
     });
