@@ -39,7 +39,7 @@ import {
 } from './match-bits.js';
 import { oxmFieldSpec } from '../openflow/oxm.js';
 import {
-  JsonShapeError, instructionToJson, instructionsFromJson, matchFromJson, matchToJson, record, u64String,
+  JsonShapeError, actionToJson, instructionToJson, instructionsFromJson, matchFromJson, matchToJson, record, u64String,
   uint, type InstructionJson, type OxmFieldJson,
 } from './json.js';
 
@@ -150,6 +150,12 @@ const CANONICAL_INSTRUCTIONS = new WeakSet<Instruction[]>();
 /** Instructions in canonical form (throws MatchValueError for a bad set-field value). */
 export function canonicalInstructions(list: Instruction[]): Instruction[] {
   if (CANONICAL_INSTRUCTIONS.has(list)) return list;
+  if (alreadyCanonical(list)) {
+    // Kept as given (like an entry, a flow-mod is not modified once handed over): what a switch
+    // reports and what REST requests hold mostly is canonical already, and tables see thousands.
+    CANONICAL_INSTRUCTIONS.add(list);
+    return list;
+  }
   const out: Instruction[] = [];
   for (const ins of list) {
     switch (ins.type) {
@@ -170,30 +176,76 @@ export function canonicalInstructions(list: Instruction[]): Instruction[] {
   return out;
 }
 
-/** Texts of canonical instruction lists, remembered per list (entries are immutable; see FlowEntry). */
-const INSTRUCTION_TEXTS = new WeakMap<Instruction[], { exact?: string; semantic?: string }>();
-
-function instructionsText(list: Instruction[], semantic: boolean): string {
-  let texts = INSTRUCTION_TEXTS.get(list);
-  if (!texts) INSTRUCTION_TEXTS.set(list, (texts = {}));
-  const known = semantic ? texts.semantic : texts.exact;
-  if (known !== undefined) return known;
-  const text = computeInstructionsText(list, semantic);
-  if (semantic) texts.semantic = text;
-  else texts.exact = text;
-  return text;
-}
-
-function computeInstructionsText(list: Instruction[], semantic: boolean): string {
-  const json = list.map(instructionToJson);
-  if (semantic) {
-    // max_len only means something for output to the controller; switches echo whatever was sent.
-    for (const ins of json) {
-      if (ins.type !== 'APPLY_ACTIONS' && ins.type !== 'WRITE_ACTIONS') continue;
-      for (const a of ins.actions) if (a.type === 'OUTPUT' && a.port !== OFP.OFPP_CONTROLLER) a.maxLen = 0;
+/**
+ * Whether a list needs no change to be canonical: in execution order, no empty action list, and
+ * nothing whose value normalization could change (set-field, experimenter data).
+ */
+function alreadyCanonical(list: Instruction[]): boolean {
+  if (!Array.isArray(list)) return false;
+  let last = -1;
+  for (const ins of list) {
+    if (ins === null || typeof ins !== 'object') return false;
+    const order = EXECUTION_ORDER[ins.type];
+    if (order === undefined || order < last || ins.type === 'EXPERIMENTER') return false;
+    last = order;
+    if (ins.type === 'APPLY_ACTIONS' || ins.type === 'WRITE_ACTIONS') {
+      if (!Array.isArray(ins.actions) || ins.actions.length === 0) return false;
+      for (const a of ins.actions) if (a === null || typeof a !== 'object' || a.type === 'SET_FIELD' || a.type === 'EXPERIMENTER') return false;
     }
   }
-  return JSON.stringify(json);
+  return true;
+}
+
+/**
+ * Whether two canonical instruction lists are the same; `semantic`: OUTPUT max_len counts only for
+ * output to the controller. Compares the common shapes field by field (this runs for every flow
+ * of every reconciliation) and the rest by their JSON text.
+ */
+function sameInstructionList(a: Instruction[], b: Instruction[], semantic: boolean): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.type !== y.type) return false;
+    switch (x.type) {
+      case 'APPLY_ACTIONS':
+      case 'WRITE_ACTIONS': {
+        const ya = (y as typeof x).actions;
+        if (x.actions.length !== ya.length) return false;
+        for (let j = 0; j < ya.length; j++) if (!sameAction(x.actions[j]!, ya[j]!, semantic)) return false;
+        break;
+      }
+      case 'GOTO_TABLE':
+        if (x.tableId !== (y as typeof x).tableId) return false;
+        break;
+      case 'METER':
+        if (x.meterId !== (y as typeof x).meterId) return false;
+        break;
+      case 'WRITE_METADATA':
+        if (x.metadata !== (y as typeof x).metadata || x.metadataMask !== (y as typeof x).metadataMask) return false;
+        break;
+      default:
+        if (JSON.stringify(instructionToJson(x)) !== JSON.stringify(instructionToJson(y))) return false;
+    }
+  }
+  return true;
+}
+
+function sameAction(a: Action, b: Action, semantic: boolean): boolean {
+  if (a.type !== b.type) return false;
+  switch (a.type) {
+    case 'OUTPUT': {
+      const o = b as typeof a;
+      // max_len only means something for output to the controller; switches echo whatever was sent.
+      return a.port === o.port && (a.maxLen === o.maxLen || (semantic && a.port !== OFP.OFPP_CONTROLLER));
+    }
+    case 'GROUP': return a.groupId === (b as typeof a).groupId;
+    case 'SET_QUEUE': return a.queueId === (b as typeof a).queueId;
+    case 'POP_VLAN': case 'DEC_NW_TTL': case 'COPY_TTL_OUT': case 'COPY_TTL_IN': case 'DEC_MPLS_TTL': case 'POP_PBB':
+      return true;
+    default: return JSON.stringify(actionToJson(a)) === JSON.stringify(actionToJson(b));
+  }
 }
 
 /**
@@ -220,7 +272,7 @@ export function sameFlowSettings(a: FlowEntry, b: FlowEntry): boolean {
 
 /** Same instructions, where OUTPUT max_len counts only for output to the controller. */
 export function sameInstructions(a: { instructions: Instruction[] }, b: { instructions: Instruction[] }): boolean {
-  return instructionsText(a.instructions, true) === instructionsText(b.instructions, true);
+  return sameInstructionList(a.instructions, b.instructions, true);
 }
 
 /** Exact equality of two entries (identity and every stored field). */
@@ -232,7 +284,7 @@ export function entryEquals(a: FlowEntry, b: FlowEntry): boolean {
 /** Every stored field but the identity equal (for two entries known to have the same identity). */
 function sameStoredContent(a: FlowEntry, b: FlowEntry): boolean {
   return a.cookie === b.cookie && a.idleTimeout === b.idleTimeout && a.hardTimeout === b.hardTimeout && a.flags === b.flags
-    && (a.instructions === b.instructions || instructionsText(a.instructions, false) === instructionsText(b.instructions, false));
+    && sameInstructionList(a.instructions, b.instructions, false);
 }
 
 /** Whether the entry sends to `port` (OUTPUT in apply- or write-actions). */
@@ -576,10 +628,9 @@ export class FlowTable {
 
   #modify(fm: FlowModMessage, match: Match, instructions: Instruction[]): ApplyResult {
     const selected = this.#select(fm, match, fm.command === OFP.OFPFC_MODIFY_STRICT, false);
-    const newText = instructionsText(instructions, false);
     const changes: FlowChange[] = [];
     for (const r of selected) {
-      if (instructionsText(r.entry.instructions, false) === newText) continue;
+      if (sameInstructionList(r.entry.instructions, instructions, false)) continue;
       const entry: FlowEntry = canonical({ ...r.entry, instructions: instructions.map(cloneInstruction) });
       this.#put(r.bits ? { key: r.key, entry, bits: r.bits } : { key: r.key, entry });
       changes.push({ op: 'modify', before: r.entry, entry });

@@ -9,12 +9,13 @@ import {
   OFP, applyActions, flowMod, gotoTable, match, output, writeActions, type FlowModMessage, type Match,
 } from '../../../src/openflow/codec.js';
 import {
-  FlowTable, addFlowModFor, cookieInNamespace, deleteFlowModFor, editsOf, entryFromFlowStats, flowKey,
-  sameFlowContent, type ApplyResult, type FlowChange,
+  FlowTable, addFlowModFor, canonicalInstructions, cookieInNamespace, deleteFlowModFor, editsOf, entryFromFlowStats, flowKey,
+  sameFlowContent, sameInstructions, type ApplyResult, type FlowChange,
 } from '../../../src/flows/flow-table.js';
 import { JsonShapeError } from '../../../src/flows/json.js';
 import { OWNED, richMatch, smallFlowMod } from '../../helpers/flows-arbitraries.js';
-import { match as anyMatch } from '../../helpers/openflow-arbitraries.js';
+import { instruction as anyInstruction, match as anyMatch } from '../../helpers/openflow-arbitraries.js';
+import { instructionToJson } from '../../../src/flows/json.js';
 import { matchKey } from '../../../src/openflow/codec.js';
 import { MatchValueError, normalizeMatch } from '../../../src/flows/match-bits.js';
 
@@ -395,6 +396,31 @@ describe('FlowTable', function () {
         expect(flowKey({ tableId, priority, match: canonicalMatch })).to.equal(expected);
         expect(normalizeMatch(canonicalMatch)).to.equal(canonicalMatch);
         expect(flowKey({ tableId, priority, match: structuredClone(canonicalMatch) })).to.equal(expected);
+      }), { numRuns: 2000 });
+    });
+
+    // sameInstructions compares field by field (a reconciliation compares every flow): it must say
+    // what comparing the JSON texts says, max_len ignored except for output to the controller.
+    it('sameInstructions agrees with comparing the canonical lists as JSON text (semantic max_len)', function () {
+      const text = (list: typeof anyInstructions extends fc.Arbitrary<infer T> ? T : never) => JSON.stringify(list.map(instructionToJson).map((i) => {
+        if (i.type !== 'APPLY_ACTIONS' && i.type !== 'WRITE_ACTIONS') return i;
+        return { ...i, actions: i.actions.map((a) => (a.type === 'OUTPUT' && a.port !== OFP.OFPP_CONTROLLER ? { ...a, maxLen: 0 } : a)) };
+      }));
+      const anyInstructions = fc.array(anyInstruction, { maxLength: 3 });
+      const canon = (l: Parameters<typeof canonicalInstructions>[0]) => {
+        try {
+          return canonicalInstructions(l);
+        } catch {
+          return undefined;
+        }
+      };
+      const otherMaxLen = (l: Parameters<typeof canonicalInstructions>[0]) => structuredClone(l).map((i) => (i.type === 'APPLY_ACTIONS' || i.type === 'WRITE_ACTIONS'
+        ? { ...i, actions: i.actions.map((ac) => (ac.type === 'OUTPUT' ? { ...ac, maxLen: (ac.maxLen + 1) & 0xffff } : ac)) } : i));
+      fc.assert(fc.property(anyInstructions, fc.constantFrom('twin', 'other', 'max_len'), anyInstructions, (a, mode, other) => {
+        const x = canon(a);
+        const y = canon(mode === 'twin' ? structuredClone(a) : mode === 'max_len' ? otherMaxLen(a) : other);
+        if (!x || !y) return;
+        expect(sameInstructions({ instructions: x }, { instructions: y })).to.equal(text(x) === text(y));
       }), { numRuns: 2000 });
     });
 
