@@ -13,53 +13,79 @@ const MAX_DEPTH = 64
 
 /**
  * Parses JSON text as JSON.parse does, except that integer literals too large for a double to hold
- * exactly come back as bigint. Empty (or blank) text is undefined. Throws JsonBodyError.
+ * exactly come back as bigint, and nesting deeper than MAX_DEPTH is refused. Empty (or blank) text
+ * is undefined. Throws JsonBodyError.
+ *
+ * JSON.parse itself does all the reading (V8's parser is not recursive, so depth cannot hurt it);
+ * one walk of the result then checks the depth and puts the bigints in. A batch of thousands of
+ * flow entries is never read character by character in JavaScript.
  */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return undefined
-  const {longDigitRunInString} = scanStructure(text)
   // Most bodies hold no integer of 16 digits or more: JSON.parse alone reads them exactly.
-  if (!/[0-9]{16}/.test(text)) return parseText(text)
-  // Each big integer literal outside strings becomes a marker string (with a per-call nonce, so no
-  // string in the body can pass for one), then the parsed tree gets bigints in their place. The
-  // regular expressions take only integer literals: not a fraction's or an exponent's digits (the
-  // lookarounds), not a leading-zero run (invalid JSON, left to JSON.parse). Strings are skipped
-  // whole, unless none holds 16 digits in a row (the usual case): then no number-like run can be
-  // inside one, and the cheaper expression that looks at numbers alone is exact.
-  const big: string[] = []
+  if (!/[0-9]{16}/.test(text)) return walked(parseText(text), undefined)
+  // Each big integer literal becomes a marker string carrying a per-call nonce (no string of the
+  // body can pass for one). The expression that looks at numbers alone is tried first: it cannot
+  // tell a digit run inside a string, but replacing one there always breaks the JSON (the marker's
+  // quote ends the string, its backslash is then outside one), so a parse error means: do it again
+  // skipping strings whole. Either takes integer literals only: not a fraction's or an exponent's
+  // digits (the lookarounds), not a leading-zero run (invalid JSON, left to JSON.parse).
   const nonce = Math.random().toString(36).slice(2, 10)
-  const marker = `\u0000bigint${nonce}:` // as the parsed string reads; in the JSON text, NUL is escaped
-  const pattern = longDigitRunInString ? BIG_INTEGER_OR_STRING : BIG_INTEGER
-  const rewritten = text.replace(pattern, (token) => {
-    if (token.charCodeAt(0) === 0x22) return token
-    const value = BigInt(token)
-    if (value <= MAX_SAFE && value >= -MAX_SAFE) return token
-    big.push(token)
-    return `"\\u0000bigint${nonce}:${big.length - 1}"`
-  })
-  if (big.length === 0) return parseText(text)
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(rewritten)
-  } catch (error) {
-    throw new JsonBodyError(`body is not valid JSON: ${(error as Error).message.replace(/"?\\u0000bigint[0-9a-z]*:[0-9]+"?/g, '<number>')}`)
+  for (const pattern of [BIG_INTEGER, BIG_INTEGER_OR_STRING]) {
+    const big: string[] = []
+    const rewritten = text.replace(pattern, (token) => {
+      if (token.charCodeAt(0) === 0x22) return token
+      const value = BigInt(token)
+      if (value <= MAX_SAFE && value >= -MAX_SAFE) return token
+      big.push(token)
+      return `"\\u0000bigint${nonce}:${big.length - 1}"`
+    })
+    if (big.length === 0) return walked(parseText(text), undefined)
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(rewritten)
+    } catch (error) {
+      if (pattern === BIG_INTEGER) continue
+      throw bodyError(error)
+    }
+    const marker = `\u0000bigint${nonce}:` // as the parsed string reads (in the JSON text, NUL is escaped)
+    return walked(parsed, (s) => (s.startsWith(marker) ? BigInt(big[Number(s.slice(marker.length))]!) : s))
   }
-  const restore = (v: string): unknown => (v.startsWith(marker) ? BigInt(big[Number(v.slice(marker.length))]!) : v)
-  if (typeof parsed === 'string') return restore(parsed)
-  putBigints(parsed, restore)
-  return parsed
+  throw new Error('unreachable')
 }
 
-/** Replaces, in place, every string of the tree that `restore` turns into something else. */
-function putBigints(v: unknown, restore: (s: string) => unknown): void {
+function parseText(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw bodyError(error)
+  }
+}
+
+function bodyError(error: unknown): JsonBodyError {
+  return new JsonBodyError(`body is not valid JSON: ${(error as Error).message.replace(/"?\\u0000bigint[0-9a-z]*:[0-9]+"?/g, '<number>')}`)
+}
+
+/**
+ * `v` after checking its depth and, with `restore`, replacing in place every string starting with
+ * NUL (only markers do, in practice) by what restore makes of it.
+ */
+function walked(v: unknown, restore: ((s: string) => unknown) | undefined): unknown {
+  if (typeof v === 'string') return restore && v.charCodeAt(0) === 0 ? restore(v) : v
+  walk(v, restore, 1)
+  return v
+}
+
+function walk(v: unknown, restore: ((s: string) => unknown) | undefined, depth: number): void {
   if (typeof v !== 'object' || v === null) return
+  if (depth > MAX_DEPTH) throw new JsonBodyError(`body is not valid JSON: nested deeper than ${MAX_DEPTH} levels`)
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const x: unknown = v[i]
       if (typeof x === 'string') {
-        if (x.charCodeAt(0) === 0) v[i] = restore(x)
-      } else {
-        putBigints(x, restore)
+        if (restore && x.charCodeAt(0) === 0) v[i] = restore(x)
+      } else if (typeof x === 'object' && x !== null) {
+        walk(x, restore, depth + 1)
       }
     }
     return
@@ -68,52 +94,18 @@ function putBigints(v: unknown, restore: (s: string) => unknown): void {
   for (const k in o) {
     const x = o[k]
     if (typeof x === 'string') {
-      if (x.charCodeAt(0) !== 0) continue
+      if (!restore || x.charCodeAt(0) !== 0) continue
       // defineProperty, not assignment: a key named __proto__ must stay a plain property.
       if (k === '__proto__') Object.defineProperty(o, k, {value: restore(x), writable: true, enumerable: true, configurable: true})
       else o[k] = restore(x)
-    } else {
-      putBigints(x, restore)
+    } else if (typeof x === 'object' && x !== null) {
+      walk(x, restore, depth + 1)
     }
   }
 }
 
-
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
-/** A JSON string, or a bracket outside strings. */
-const STRING_OR_BRACKET = /"[^"\\]*(?:\\.[^"\\]*)*"|[[\]{}]/g
-/** An integer literal of 16 digits or more (outside strings only if no string holds such a run). */
+/** An integer literal of 16 digits or more (inside strings too: see parseJsonBody). */
 const BIG_INTEGER = /(?<![\w.+-])-?[1-9][0-9]{15,}(?![\w.])/g
 /** A JSON string (skipped), or an integer literal of 16 digits or more outside one. */
 const BIG_INTEGER_OR_STRING = /"[^"\\]*(?:\\.[^"\\]*)*"|(?<![\w.+-])-?[1-9][0-9]{15,}(?![\w.])/g
-
-function parseText(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch (error) {
-    throw new JsonBodyError(`body is not valid JSON: ${(error as Error).message.replace(/\u0000bigint:\d+/g, '<number>')}`)
-  }
-}
-
-/** Refuses nesting deeper than MAX_DEPTH, as the slow path does, without copying the text. */
-/**
- * One pass over the text's strings and brackets (the regular expression jumps over everything
- * else): refuses nesting deeper than MAX_DEPTH, and tells whether some string holds 16 digits in
- * a row (then the big-integer rewrite must skip strings).
- */
-function scanStructure(text: string): {longDigitRunInString: boolean} {
-  let depth = 0
-  let longDigitRunInString = false
-  for (const m of text.matchAll(STRING_OR_BRACKET)) {
-    const token = m[0]
-    const c = token.charCodeAt(0)
-    if (c === 0x22) {
-      if (!longDigitRunInString && token.length >= 18 && /[0-9]{16}/.test(token)) longDigitRunInString = true
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_DEPTH) throw new JsonBodyError(`body is not valid JSON: nested deeper than ${MAX_DEPTH} levels`)
-    } else {
-      depth--
-    }
-  }
-  return {longDigitRunInString}
-}
