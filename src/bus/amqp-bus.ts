@@ -2,6 +2,7 @@
 // the shared topic exchange, and optionally to RabbitMQ's event exchange for fast crash detection. On a
 // lost connection it reconnects forever with capped, jittered backoff and redeclares everything; every
 // state change comes out as an event, and nothing it receives can throw into amqplib.
+import {randomUUID} from 'node:crypto'
 import {EventEmitter} from 'node:events'
 import {connect, type Channel, type ChannelModel, type ConsumeMessage} from 'amqplib'
 import {backoffDelayMs, decodeBody, encodeBody, redactUrl, Subscriptions, emitSafely} from './codec.js'
@@ -37,6 +38,13 @@ export interface AmqpBusOptions {
   eventExchange?: string
   /** Shown in the broker's connection list (client property connection_name). */
   connectionName?: string
+  /**
+   * 'skip': messages this bus published that come back to its own queue are dropped unread
+   * (before JSON parsing; counted in stats.ownSkipped). For a bus whose owner ignores its own
+   * messages anyway, e.g. a master's large delta messages. Default 'deliver' (the election needs
+   * its own keep-alives back).
+   */
+  ownMessages?: 'deliver' | 'skip'
   /** For tests: the jitter source. */
   random?: () => number
 }
@@ -68,6 +76,8 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
   private readonly eventExchange: string
   private readonly connectionName: string | undefined
   private readonly random: () => number
+  /** Set with ownMessages 'skip': sent as the AMQP app-id of every message, recognised on delivery. */
+  private readonly ownTag: string | undefined
   private readonly subscriptions = new Subscriptions()
 
   private state: State = 'idle'
@@ -103,6 +113,7 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
     this.eventExchange = options.eventExchange ?? EVENT_EXCHANGE
     this.connectionName = options.connectionName
     this.random = options.random ?? Math.random
+    this.ownTag = options.ownMessages === 'skip' ? `flowkeeper-${randomUUID()}` : undefined
     // All URLs share one vhost in practice; events carry theirs, and we only want our own vhost's.
     this.vhost = vhostOf(this.urls[0])
   }
@@ -164,7 +175,7 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
     if (!content) return false
     try {
       // amqplib returns false when its write buffer is full but still sends the message: it was accepted.
-      session.channel.publish(this.exchange, routingKey, content, {contentType: 'application/json'})
+      session.channel.publish(this.exchange, routingKey, content, this.ownTag ? {contentType: 'application/json', appId: this.ownTag} : {contentType: 'application/json'})
     } catch {
       return false // channel closing, routing key too long, ...
     }
@@ -348,6 +359,10 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
   }
 
   private onMessage(message: ConsumeMessage): void {
+    if (this.ownTag !== undefined && message.properties.appId === this.ownTag) {
+      this.stats.ownSkipped = (this.stats.ownSkipped ?? 0) + 1
+      return
+    }
     const routingKey = message.fields.routingKey
     const decoded = decodeBody(message.content, this.maxMessageBytes)
     if (!decoded.ok) {

@@ -20,6 +20,8 @@ export interface InMemoryBrokerOptions {
 export interface InMemoryBusOptions {
   mode?: BusMode
   maxMessageBytes?: number
+  /** As AmqpBusOptions.ownMessages. */
+  ownMessages?: 'deliver' | 'skip'
 }
 
 interface Queue {
@@ -125,17 +127,17 @@ export class InMemoryBroker {
   }
 
   /** @internal */
-  _publish(routingKey: string, content: Buffer): void {
-    this.route(routingKey, content)
+  _publish(routingKey: string, content: Buffer, from?: InMemoryBus): void {
+    this.route(routingKey, content, from)
   }
 
-  private route(routingKey: string, content: Buffer): void {
+  private route(routingKey: string, content: Buffer, from?: InMemoryBus): void {
     for (const queue of this.queues.values()) {
       if (!queue.owner._bindings().some((pattern) => topicMatches(pattern, routingKey))) continue
       const {owner, name} = queue
       // Delivered only if that queue still exists then (a disconnect in between loses the message).
       later(() => {
-        if (this.queues.get(name) === queue) owner._deliver(routingKey, content)
+        if (this.queues.get(name) === queue) owner._deliver(routingKey, content, from)
       })
     }
   }
@@ -179,6 +181,7 @@ export class InMemoryBus extends EventEmitter<BusEvents> implements Bus {
   readonly mode: BusMode
   readonly stats: BusStats = {published: 0, received: 0, dropped: {}}
   private readonly maxMessageBytes: number
+  private readonly ownMessages: 'deliver' | 'skip'
   private readonly subscriptions = new Subscriptions()
   private readonly ownQueues = new Set<string>()
   private state: State = 'idle'
@@ -192,6 +195,7 @@ export class InMemoryBus extends EventEmitter<BusEvents> implements Bus {
     super()
     this.mode = options.mode ?? 'full'
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.ownMessages = options.ownMessages ?? 'deliver'
     if (!(this.maxMessageBytes > 0)) throw new BusConfigError(`maxMessageBytes must be a positive number, got ${this.maxMessageBytes}`)
   }
 
@@ -221,7 +225,7 @@ export class InMemoryBus extends EventEmitter<BusEvents> implements Bus {
     if (this.mode === 'observe' || !this.connected) return false
     const content = encodeBody(body, this.maxMessageBytes)
     if (!content || typeof routingKey !== 'string' || Buffer.byteLength(routingKey) > 255) return false
-    this.broker._publish(routingKey, content)
+    this.broker._publish(routingKey, content, this)
     this.stats.published++
     return true
   }
@@ -262,8 +266,12 @@ export class InMemoryBus extends EventEmitter<BusEvents> implements Bus {
   }
 
   /** @internal */
-  _deliver(routingKey: string, content: Buffer): void {
+  _deliver(routingKey: string, content: Buffer, from?: InMemoryBus): void {
     if (!this.connected) return
+    if (from === this && this.ownMessages === 'skip') {
+      this.stats.ownSkipped = (this.stats.ownSkipped ?? 0) + 1
+      return
+    }
     const decoded = decodeBody(content, this.maxMessageBytes)
     if (!decoded.ok) {
       this.stats.dropped[decoded.reason] = (this.stats.dropped[decoded.reason] ?? 0) + 1

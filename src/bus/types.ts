@@ -38,6 +38,8 @@ export interface BusStats {
   published: number
   /** Messages received and passed to the handlers (dropped ones excluded). */
   received: number
+  /** This bus's own messages that came back through the exchange and were skipped (ownMessages 'skip'). */
+  ownSkipped?: number
   /** Messages received but dropped, by reason. */
   dropped: Record<string, number>
 }

@@ -55,6 +55,9 @@ export class Instance {
       connectionName: `flowkeeper ${options.domain}/${options.instId} flows`,
       maxMessageBytes: DATA_BUS_MAX_MESSAGE_BYTES,
       queueEvents: false,
+      // A master's deltas come back to its own queue (it is bound to the backup key as any
+      // instance): up to 1 MiB each, dropped unread rather than parsed to be ignored.
+      ownMessages: 'skip',
     })
     this.election = new ElectionDriver({
       instId: options.instId,

@@ -5,7 +5,7 @@ import {BusClosedError, BusConfigError, InMemoryBroker, type Bus, type BusMode, 
 
 export interface ContractHarness {
   /** A new bus on the harness's broker, closed by cleanup(). */
-  newBus(options?: {mode?: BusMode, maxMessageBytes?: number}): Bus
+  newBus(options?: {mode?: BusMode, maxMessageBytes?: number, ownMessages?: 'deliver' | 'skip'}): Bus
   /** Raw bytes on the exchange, as a foreign or broken client would send them. */
   publishRaw(routingKey: string, content: Buffer): Promise<void>
   cleanup(): Promise<void>
@@ -86,6 +86,20 @@ export function busContract(name: string, makeHarness: () => Promise<ContractHar
       bus.publish('c.0.discover', {msg: 'keep_alive', inst_id: 1})
       await until(() => got.length === 1, 'the echo')
       expect(got[0].body).to.deep.equal({msg: 'keep_alive', inst_id: 1})
+    })
+
+    it("with ownMessages 'skip', a bus's own messages do not come back to it (counted), while the others get them", async () => {
+      const skipping = h.newBus({ownMessages: 'skip'})
+      const other = h.newBus()
+      const mine = collect(skipping, 'c.0.flows.#')
+      const theirs = collect(other, 'c.0.flows.#')
+      await skipping.start()
+      await other.start()
+      skipping.publish('c.0.flows.backup', {n: 1})
+      other.publish('c.0.flows.backup', {n: 2})
+      await until(() => theirs.length === 2 && mine.length === 1 && skipping.stats.ownSkipped === 1, 'the deliveries')
+      expect(mine.map((r) => r.body)).to.deep.equal([{n: 2}])
+      expect(theirs.map((r) => r.body)).to.have.deep.members([{n: 1}, {n: 2}])
     })
 
     it("routes topic patterns like RabbitMQ ('*' one word, '#' any) and delivers a message once per handler", async () => {
