@@ -25,7 +25,7 @@
  */
 import type { FlowModMessage } from '../openflow/codec.js';
 import {
-  FlowTable, editsOf, entryFromJson, entryToJson, identityFromJson, identityToJson,
+  FlowTable, editsOf, entryFromJson, entryJsonText, entryToJson, identityFromJson, identityToJson,
   type CookieNamespace, type FlowChange, type FlowModFailure, type FlowTableSnapshot, type TableEdit,
 } from './flow-table.js';
 import { JsonShapeError, isRecord } from './json.js';
@@ -85,6 +85,11 @@ export function mergeDeltas(deltas: readonly FlowDelta[]): FlowDelta {
   const edits = deltas.flatMap((d) => d.edits);
   return from === version ? { type: 'flow-delta', device: first.device, term: first.term, version, edits }
     : { type: 'flow-delta', device: first.device, term: first.term, version, from, edits };
+}
+
+/** JSON.stringify(editToJson(e)), without building the objects for a put (see entryJsonText). */
+export function editJsonText(e: TableEdit): string {
+  return e.op === 'put' ? `{"op":"put","entry":${entryJsonText(e.entry)}}` : JSON.stringify(editToJson(e));
 }
 
 export function editToJson(e: TableEdit): Record<string, unknown> {

@@ -42,7 +42,7 @@ import {
   FlowTable, cookieInNamespace, entryToJson, validateFlowMod, flowKey, type FlowChange, type FlowEntry, type FlowEntryJson, type TableEdit,
 } from '../flow-table.js';
 import {
-  FlowReplicator, Mirror, backupMessageToJson, deviceId, editToJson, firstVersion, parseBackupMessage, type DeviceLog,
+  FlowReplicator, Mirror, backupMessageToJson, deviceId, editJsonText, firstVersion, parseBackupMessage, type DeviceLog,
   type FlowDelta, type FlowSnapshot, type MirrorMessage,
 } from '../mirror.js';
 import {
@@ -1041,7 +1041,7 @@ export class FlowService implements FlowProgrammer {
       run = undefined;
     };
     for (const d of deltas) {
-      const texts = d.edits.map((e) => JSON.stringify(editToJson(e)));
+      const texts = d.edits.map(editJsonText);
       let bytes = texts.length;
       for (const t of texts) bytes += Buffer.byteLength(t, 'utf8');
       if (bytes > limit) {
