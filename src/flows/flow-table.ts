@@ -39,7 +39,7 @@ import {
 } from './match-bits.js';
 import { oxmFieldSpec } from '../openflow/oxm.js';
 import {
-  JsonShapeError, actionToJson, instructionToJson, instructionsFromJson, matchFromJson, matchToJson, record, u64String,
+  JsonShapeError, actionToJson, canonicalMatchFromJson, instructionToJson, instructionsFromJson, matchFromJson, matchToJson, record, u64String,
   uint, type InstructionJson, type OxmFieldJson,
 } from './json.js';
 
@@ -444,7 +444,7 @@ export function entryFromJson(raw: unknown, path = 'entry'): FlowEntry {
     idleTimeout: uint(o.idleTimeout, 16, `${path}.idleTimeout`),
     hardTimeout: uint(o.hardTimeout, 16, `${path}.hardTimeout`),
     flags: uint(o.flags, 16, `${path}.flags`),
-    match: matchFromJson(o.match, `${path}.match`),
+    match: canonicalMatchFromJson(o.match, `${path}.match`),
     instructions: instructionsFromJson(o.instructions, `${path}.instructions`),
   };
   if (e.tableId > OFP.OFPTT_MAX) throw new JsonShapeError(`${path}.tableId`, `a flow lives in tables 0..${OFP.OFPTT_MAX}`);
@@ -459,7 +459,7 @@ export function identityFromJson(raw: unknown, path = 'id'): FlowIdentity {
   const o = record(raw, path);
   const tableId = uint(o.tableId, 8, `${path}.tableId`);
   const priority = uint(o.priority, 16, `${path}.priority`);
-  const match = matchFromJson(o.match, `${path}.match`);
+  const match = canonicalMatchFromJson(o.match, `${path}.match`);
   return { tableId, priority, match: canonicalOrShapeError(path, () => normalizeMatch(match)) };
 }
 

@@ -5,7 +5,7 @@
  * send) and throw nothing but JsonShapeError, whose `path` names the offending value.
  */
 import { OXM_FIELDS, type Action, type Instruction, type Match, type OxmField } from '../openflow/codec.js';
-import { MatchValueError, normalizeField } from './match-bits.js';
+import { MatchValueError, matchOfNormalizedFields, normalizeField } from './match-bits.js';
 
 export class JsonShapeError extends Error {
   constructor(readonly path: string, readonly reason: string) {
@@ -143,7 +143,12 @@ function basicValue(kind: string, v: unknown, path: string): number | bigint | s
   }
 }
 
+/** A field read from JSON, validated, as written (a forwarded flow-mod goes to the switch as it was). */
 export function oxmFieldFromJson(raw: unknown, path: string): OxmField {
+  return readOxmField(raw, path, false);
+}
+
+function readOxmField(raw: unknown, path: string, canonical: boolean): OxmField {
   const o = record(raw, path);
   if (o.field === 'raw') {
     const out: OxmField = {
@@ -158,7 +163,7 @@ export function oxmFieldFromJson(raw: unknown, path: string): OxmField {
     };
     if (o.experimenter !== undefined) out.experimenter = uint(o.experimenter, 32, `${path}.experimenter`);
     if (o.mask !== undefined) out.mask = hex(o.mask, `${path}.mask`);
-    return out;
+    return canonical ? normalizeField(out) : out;
   }
   if (typeof o.field !== 'string') throw new JsonShapeError(`${path}.field`, 'expected an OXM field name');
   const kind = KIND.get(o.field);
@@ -166,16 +171,23 @@ export function oxmFieldFromJson(raw: unknown, path: string): OxmField {
   const field = { field: o.field, value: basicValue(kind, o.value, `${path}.value`) } as OxmField;
   if (o.mask !== undefined) (field as { mask?: unknown }).mask = basicValue(kind, o.mask, `${path}.mask`);
   try {
-    normalizeField(field); // range and address syntax (no bytes made for a value already canonical)
+    // Range and address syntax (no bytes made for a value already canonical).
+    const normalized = normalizeField(field);
+    return canonical ? normalized : field;
   } catch (err) {
     if (err instanceof MatchValueError) throw new JsonShapeError(path, err.reason);
     throw err;
   }
-  return field;
 }
 
+/** A match read from JSON, validated field by field, as written. */
 export function matchFromJson(raw: unknown, path: string): Match {
-  return array(raw, MAX_MATCH_FIELDS, path).map((f, i) => oxmFieldFromJson(f, `${path}[${i}]`));
+  return array(raw, MAX_MATCH_FIELDS, path).map((f, i) => readOxmField(f, `${path}[${i}]`, false));
+}
+
+/** A match read from JSON, validated field by field, in canonical form (see match-bits.ts): what tables hold. */
+export function canonicalMatchFromJson(raw: unknown, path: string): Match {
+  return matchOfNormalizedFields(array(raw, MAX_MATCH_FIELDS, path).map((f, i) => readOxmField(f, `${path}[${i}]`, true)));
 }
 
 const SIMPLE_ACTIONS = new Set(['COPY_TTL_OUT', 'COPY_TTL_IN', 'DEC_MPLS_TTL', 'POP_VLAN', 'DEC_NW_TTL', 'POP_PBB']);

@@ -203,7 +203,11 @@ export function isCanonicalMatch(match: Match): boolean {
 export function normalizeMatch(match: Match): Match {
   if (!Array.isArray(match)) throw new MatchValueError('match', 'expected an array of OXM fields');
   if (CANONICAL_MATCHES.has(match)) return match;
-  const fields = match.map(normalizeField);
+  return matchOfNormalizedFields(match.map(normalizeField));
+}
+
+/** A canonical match from fields that normalizeField already produced: ordered, and marked. */
+export function matchOfNormalizedFields(fields: OxmField[]): Match {
   let out: Match;
   if (fields.every((f, i) => i === 0 || compareSortKeys(sortKey(fields[i - 1]!), sortKey(f)) <= 0)) {
     out = fields;
