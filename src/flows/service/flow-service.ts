@@ -1468,6 +1468,10 @@ export class FlowService implements FlowProgrammer {
     };
     try {
       const flows = await this.#switches.flowStats(lane.dpid, {}, {timeoutMs: this.#settings.switchTimeoutMs});
+      // A turn of the event loop of its own: at a takeover every switch's flow stats arrive at about
+      // the same time, and their reconciliations run back to back in one drain of the microtask
+      // queue otherwise — long enough to hold the election's keep-alives back (a self-fence).
+      await yieldToLoop();
       if (rep !== this.#replicator) return undefined;
       const log = rep.device(lane.device);
       const policy = !tableTrusted ? 'adopt' : mode === 'takeover' ? this.#settings.unknownFlowPolicy : 'remove';
