@@ -297,6 +297,15 @@ function copyFlowMod(f: FlowModMessage): FlowModMessage {
 
 /** How long a snapshot is serialised or published before it yields to the event loop. */
 const SNAPSHOT_SLICE_MS = 8;
+/** Tables of at least this many flows are applied by a slave in a turn of the event loop of their own (#inTurn). */
+const LARGE_SNAPSHOT_ENTRIES = 1000;
+
+/** The number of entries of a snapshot's table as it came off the wire (0 for anything else). */
+function snapshotEntries(table: unknown): number {
+  const entries = (table as {entries?: unknown} | null | undefined)?.entries;
+  return Array.isArray(entries) ? entries.length : 0;
+}
+
 /** A delta message carrying at least this many versions (a batch's run) is acknowledged without waiting for the turn to end. */
 const ACK_AT_ONCE_VERSIONS = 16;
 
@@ -377,6 +386,8 @@ export class FlowService implements FlowProgrammer {
   readonly #assembler = new SnapshotAssembler();
   #awaitingSeen = new Set<string>();
   readonly #acksToSend = new Map<string, number>();
+  /** Slave: per switch, mirror work waiting for its turn (see #inTurn). */
+  readonly #mirrorBacklog = new Map<string, Array<() => void>>();
   #acksScheduled = false;
   #snapSeq = 0;
   /**
@@ -1143,6 +1154,46 @@ export class FlowService implements FlowProgrammer {
     if (this.#closed) return;
     const o = body as Record<string, unknown>;
     if (o.master === this.instId && this.#role === 'master') return; // our own deltas, back from the exchange
+    // A large table is read and applied in a turn of the event loop of its own (see #inTurn), and
+    // what comes after it for the same switch waits for it.
+    if (this.#role !== 'master' && (o.type === 'flow-snapshot' || o.type === 'flow-delta' || o.type === 'flow-rebase')
+      && (this.#mirrorBacklog.has(String(o.device)) || (o.type === 'flow-snapshot' && snapshotEntries(o.table) >= LARGE_SNAPSHOT_ENTRIES))) {
+      this.#inTurn(String(o.device), () => this.#onBusNow(o));
+      return;
+    }
+    this.#onBusNow(o);
+  }
+
+  /**
+   * Mirror work for one switch in a turn of the event loop of its own, in arrival order: a table of
+   * thousands of flows takes long enough to read and apply that several at once (a slave that
+   * joins gets every table) would hold the election's keep-alives back and fence this instance.
+   */
+  #inTurn(device: string, work: () => void): void {
+    const backlog = this.#mirrorBacklog.get(device);
+    if (backlog) {
+      backlog.push(work);
+      return;
+    }
+    const queue = [work];
+    this.#mirrorBacklog.set(device, queue);
+    const next = (): void => {
+      const item = queue.shift();
+      if (item && !this.#closed && this.#role !== 'master') {
+        try {
+          item();
+        } catch (error) {
+          this.#log.error('applying a backup message failed', {event: 'flow_internal_error', dpid: device, error: errorText(error)});
+        }
+      }
+      if (queue.length > 0 && !this.#closed) setImmediate(next);
+      else this.#mirrorBacklog.delete(device);
+    };
+    setImmediate(next);
+  }
+
+  #onBusNow(o: Record<string, unknown>): void {
+    const body: unknown = o;
     try {
       if (o.type === SNAPSHOT_PART) {
         this.#onSnapshotPart(o);
@@ -1225,12 +1276,16 @@ export class FlowService implements FlowProgrammer {
     const r = this.#assembler.add(p, this.#now());
     if (r.status === 'inconsistent') this.#malformed('parts: disagrees with the other parts of its snapshot', SNAPSHOT_PART);
     if (r.status !== 'complete') return;
-    const whole = parseBackupMessage(r.message);
-    if (!whole.ok) {
-      this.#malformed(`assembled snapshot: ${whole.reason}`, SNAPSHOT_PART);
-      return;
-    }
-    this.#mirrorReceive(whole.message as FlowSnapshot, r.master, slavesOf(o.slaves));
+    const apply = () => {
+      const whole = parseBackupMessage(r.message);
+      if (!whole.ok) {
+        this.#malformed(`assembled snapshot: ${whole.reason}`, SNAPSHOT_PART);
+        return;
+      }
+      this.#mirrorReceive(whole.message as FlowSnapshot, r.master, slavesOf(o.slaves));
+    };
+    if (this.#mirrorBacklog.has(p.device) || snapshotEntries(r.message.table) >= LARGE_SNAPSHOT_ENTRIES) this.#inTurn(p.device, apply);
+    else apply();
   }
 
   /**

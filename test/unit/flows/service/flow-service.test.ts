@@ -474,6 +474,24 @@ describe('FlowService', function () {
       expect(c!.svc.tableOf(D1)!.entries()).to.deep.equal(b!.svc.tableOf(D1)!.entries());
     });
 
+    it('a slave applies a large table in a turn of the event loop of its own, and what follows it for that switch after it', async function () {
+      const [a] = await cluster({slaves: []});
+      await Promise.all([...Array.from({length: 1200}, (_, i) => a!.svc.program(D1, add(100 + i, 1 + (i % 50)))), flush()]);
+      const c = await node(3);
+      c.sw.connect(D1, 'slave');
+      c.svc.setRole('slave', TERM1, []);
+      a!.svc.setLiveSlaves([3]); // a new slave: the master sends it the table whole
+      const change = a!.svc.program(D1, add(5000)); // and a change right behind it
+      for (let i = 0; i < 50; i++) await Promise.resolve(); // deliveries are microtasks; no timer has run
+      expect(counters(c).snapshotsReceived + counters(c).deltasReceived, 'nothing applied in the turn it arrived in').to.equal(0);
+      await flush(10);
+      const r = await change;
+      expect(c.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: r.version});
+      expect(c.svc.tableOf(D1)!.entries()).to.deep.equal(a!.svc.tableOf(D1)!.entries());
+      expect(c.svc.tableOf(D1)!.size).to.equal(1201);
+      expect(counters(c).snapshotRequestsSent, 'the change waited for the table: no gap seen').to.equal(0);
+    });
+
     it('dedupe: a newer version of a device in flight is sent; an acknowledged snapshot does not hold back a later request', async function () {
       const [a, b] = await cluster({settings: {backupPeriodMs: 1000, ackTimeoutMs: 5000}});
       const toTwo = await spy(instanceRoutingKey('d', 2));
