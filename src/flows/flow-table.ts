@@ -751,6 +751,11 @@ export class FlowTable {
   }
 
   /** [flowKey, entry] pairs in entries() order. */
+  /** [flowKey, entry] pairs in no particular order (no sort: for a caller that orders what it keeps). */
+  *keyedUnordered(): IterableIterator<[string, FlowEntry]> {
+    for (const r of this.#recs.values()) yield [r.key, r.entry];
+  }
+
   keyed(): [string, FlowEntry][] {
     return this.#ordered().map((r) => [r.key, r.entry]);
   }

@@ -117,36 +117,54 @@ export function reconcile(table: FlowTable, switchFlows: readonly (FlowStats | F
     switchFlowMods: [], tableFlowMods: [], missing: [], dropped: [], differing: [], deleted: [], unknown: [], expired: [],
     conflicts: [], foreignOnSwitch: 0, foreignInTable: 0,
   };
-  const installs: FlowModMessage[] = [];
+  /** With the table entry each comes from, to be put in table order. */
+  const installs: { fm: FlowModMessage; from: FlowEntry }[] = [];
+  const tableFixes: { fm: FlowModMessage; from: FlowEntry }[] = [];
   const removals: FlowModMessage[] = [];
 
+  // The table unsorted (sorting every entry was a good share of a takeover); what the plan keeps is
+  // put in table order below.
   const ownedKeys = new Set<string>();
-  for (const [key, expected] of table.keyed()) {
+  const keyOf = new Map<FlowEntry, string>();
+  for (const [key, expected] of table.keyedUnordered()) {
     if (!owned(expected)) {
       plan.foreignInTable++;
       continue;
     }
     ownedKeys.add(key);
+    keyOf.set(expected, key);
     const actual = onSwitch.get(key);
     if (!actual) {
       if (switchIsTruth) {
         plan.dropped.push(expected);
-        plan.tableFlowMods.push(deleteFlowModFor(expected));
+        tableFixes.push({ fm: deleteFlowModFor(expected), from: expected });
       } else if (expireTimedOut && (expected.idleTimeout > 0 || expected.hardTimeout > 0)) {
         plan.expired.push(expected);
-        plan.tableFlowMods.push(deleteFlowModFor(expected));
+        tableFixes.push({ fm: deleteFlowModFor(expected), from: expected });
       } else {
         plan.missing.push(expected);
-        installs.push(restoreFlowMod(expected));
+        installs.push({ fm: restoreFlowMod(expected), from: expected });
       }
     } else if (!owned(actual)) {
       plan.conflicts.push({ expected, actual });
     } else if (!sameFlowContent(expected, actual)) {
       plan.differing.push({ expected, actual });
-      if (switchIsTruth) plan.tableFlowMods.push(restoreFlowMod(actual));
-      else installs.push(sameFlowSettings(expected, actual) ? fixInstructionsFlowMod(expected) : restoreFlowMod(expected));
+      if (switchIsTruth) tableFixes.push({ fm: restoreFlowMod(actual), from: expected });
+      else installs.push({ fm: sameFlowSettings(expected, actual) ? fixInstructionsFlowMod(expected) : restoreFlowMod(expected), from: expected });
     }
   }
+  // Table order (table, priority highest first, key) for everything taken from the table.
+  const order = (a: FlowEntry, b: FlowEntry): number => {
+    const ka = keyOf.get(a)!;
+    const kb = keyOf.get(b)!;
+    return a.tableId - b.tableId || b.priority - a.priority || (ka < kb ? -1 : ka > kb ? 1 : 0);
+  };
+  for (const list of [plan.missing, plan.dropped, plan.expired]) list.sort(order);
+  plan.differing.sort((x, y) => order(x.expected, y.expected));
+  plan.conflicts.sort((x, y) => order(x.expected, y.expected));
+  installs.sort((x, y) => order(x.from, y.from));
+  tableFixes.sort((x, y) => order(x.from, y.from));
+  for (const t of tableFixes) plan.tableFlowMods.push(t.fm);
 
   // Owned switch flows the table holds no owned entry for, in the table's order (table,
   // priority, key).
@@ -163,6 +181,6 @@ export function reconcile(table: FlowTable, switchFlows: readonly (FlowStats | F
     }
   }
   plan.foreignOnSwitch = [...onSwitch.values()].filter((e) => !owned(e)).length;
-  plan.switchFlowMods = [...removals, ...installs];
+  plan.switchFlowMods = [...removals, ...installs.map((i) => i.fm)];
   return plan;
 }

@@ -39,7 +39,7 @@ import {
 import {NotMasterError, SwitchNotConnectedError, type HeldRole} from '../../openflow/roles.js';
 import type {RegistryEvents} from '../../openflow/switch-registry.js';
 import {
-  FlowTable, cookieInNamespace, entryToJson, validateFlowMod, flowKey, type FlowChange, type FlowEntry, type FlowEntryJson, type TableEdit,
+  FlowTable, cookieInNamespace, entryFromFlowStats, entryToJson, validateFlowMod, flowKey, type FlowChange, type FlowEntry, type FlowEntryJson, type TableEdit,
 } from '../flow-table.js';
 import {
   FlowReplicator, Mirror, backupMessageToJson, deviceId, editJsonText, firstVersion, parseBackupMessage, type DeviceLog,
@@ -1525,14 +1525,20 @@ export class FlowService implements FlowProgrammer {
       const flows = await this.#switches.flowStats(lane.dpid, {}, {timeoutMs: this.#settings.switchTimeoutMs});
       // A turn of the event loop of its own: at a takeover every switch's flow stats arrive at about
       // the same time, and their reconciliations run back to back in one drain of the microtask
-      // queue otherwise — long enough to hold the election's keep-alives back (a self-fence).
+      // queue otherwise — long enough to hold the election's keep-alives back (a self-fence). The
+      // switch's flows are put in canonical form (the bulk of the work) in slices for the same reason.
       await yieldToLoop();
+      const switchFlows = await this.#inSlices(flows, (f) => {
+        const e = entryFromFlowStats(f);
+        flowKey(e); // computed once, remembered with the canonical match
+        return e;
+      });
       if (rep !== this.#replicator) return undefined;
       const log = rep.device(lane.device);
       const policy = !tableTrusted ? 'adopt' : mode === 'takeover' ? this.#settings.unknownFlowPolicy : 'remove';
       // Untrusted: no tombstone is applied either — a delete this mirror saw may have been followed
       // by an acknowledged re-add it missed; only deletes of the trusted history are removed.
-      const plan = reconcile(log.table, flows, {
+      const plan = reconcile(log.table, switchFlows, {
         unknown: policy, ownedCookie: this.#settings.ownedCookie, truth: tableTrusted ? 'table' : 'switch',
         deleted: tableTrusted ? this.#tombstones.get(lane.device)?.keys() ?? [] : [],
       });
@@ -1594,6 +1600,20 @@ export class FlowService implements FlowProgrammer {
     }
     this.#counters.adopted += report.adopted;
     return report;
+  }
+
+  /** items.map(f), yielding to the event loop about every SNAPSHOT_SLICE_MS. */
+  async #inSlices<T, R>(items: readonly T[], f: (item: T) => R): Promise<R[]> {
+    const out = new Array<R>(items.length);
+    let sliceStart = this.#now();
+    for (let i = 0; i < items.length; i++) {
+      out[i] = f(items[i]!);
+      if ((i & 127) === 127 && this.#now() - sliceStart >= SNAPSHOT_SLICE_MS) {
+        await yieldToLoop();
+        sliceStart = this.#now();
+      }
+    }
+    return out;
   }
 
   #fillReport(report: DeviceReconcileReport, plan: ReconcilePlan, policy: 'adopt' | 'remove'): void {
