@@ -182,7 +182,14 @@ try {
     let first: HttpResult | undefined
     while (!first) {
       first = results.find((r) => r.status === 200 && r.doneAt > killedAt && r.master === successor.id)
-      if (!first && Date.now() > deadline) throw new Error(`round ${round}: no write acknowledged by instance ${successor.id} within ${WAIT_MS} ms; last: ${JSON.stringify(results.at(-1))}`)
+      if (!first && Date.now() > deadline) {
+        // What the survivors did since the kill: who fenced, who expired whom, who took over.
+        for (const m of cluster.running().filter((x) => x !== victim)) {
+          const seen = m.lines.filter((l) => l.ts > killedAt && (l.event === 'role_change' || String(l.event ?? '').match(/peer|fence|stall|bus_/)))
+          console.log(`  instance ${m.id} after the kill: ${seen.slice(0, 20).map((l) => `${l.event}${l.to ? `->${String(l.to)}` : ''}${l.reason ? `(${String(l.reason)})` : ''}${l.peer_id ? ` peer ${String(l.peer_id)}` : ''}@${(l.ts - killedAt).toFixed(0)}`).join(' ')}`)
+        }
+        throw new Error(`round ${round}: no write acknowledged by instance ${successor.id} within ${WAIT_MS} ms; last: ${JSON.stringify(results.at(-1))}`)
+      }
       if (!first) await sleep(1)
     }
     await sleep(200)
