@@ -67,7 +67,7 @@ export class AmqpBus extends EventEmitter<BusEvents> implements Bus {
   readonly urls: readonly string[]
   readonly exchange: string
   readonly mode: BusMode
-  private readonly maxMessageBytes: number
+  readonly maxMessageBytes: number
   private readonly heartbeatSeconds: number
   private readonly connectTimeoutMs: number
   private readonly reconnectInitialMs: number

@@ -180,7 +180,7 @@ function later(fn: () => void): void {
 export class InMemoryBus extends EventEmitter<BusEvents> implements Bus {
   readonly mode: BusMode
   readonly stats: BusStats = {published: 0, received: 0, dropped: {}}
-  private readonly maxMessageBytes: number
+  readonly maxMessageBytes: number
   private readonly ownMessages: 'deliver' | 'skip'
   private readonly subscriptions = new Subscriptions()
   private readonly ownQueues = new Set<string>()

@@ -86,6 +86,8 @@ export interface Bus {
    * (BusClosedError) when close() came first. After that first success the bus reconnects on its own.
    */
   start(): Promise<void>
+  /** The largest message body, in bytes, this bus sends or accepts (larger ones are refused / dropped). */
+  readonly maxMessageBytes: number
   /** Connected and ready to publish (and receive). */
   readonly connected: boolean
   /** The current queue's name; undefined while disconnected; a new one after every reconnect. */

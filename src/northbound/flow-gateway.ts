@@ -165,16 +165,6 @@ function positiveMs(value: number | undefined, fallback: number, what: string): 
   return v
 }
 
-/**
- * The size limit a bus was built with. The Bus interface does not publish it, but both of its
- * implementations keep it as `maxMessageBytes`; read it rather than guess (the instances' data bus
- * takes 4 MiB, the default is 64 KiB). Undefined when the bus has none.
- */
-function busMessageLimit(bus: Bus): number | undefined {
-  const v = (bus as unknown as {maxMessageBytes?: unknown}).maxMessageBytes
-  return typeof v === 'number' && Number.isInteger(v) && v >= 4096 ? v : undefined
-}
-
 /** Whether sending the flow-mod again, after a first attempt of unknown outcome, means the same thing. */
 export function replaySafe(fm: FlowModMessage): boolean {
   return !(fm.command === OFP.OFPFC_ADD && (fm.flags & OFP.OFPFF_CHECK_OVERLAP) !== 0)
@@ -212,7 +202,7 @@ export class FlowGateway implements FlowProgrammer {
     this.defaultTimeoutMs = positiveMs(options.defaultTimeoutMs, 5000, 'defaultTimeoutMs')
     this.replyMarginMs = positiveMs(options.replyMarginMs, 200, 'replyMarginMs')
     this.watchIntervalMs = positiveMs(options.watchIntervalMs, 50, 'watchIntervalMs')
-    this.maxMessageBytes = options.maxMessageBytes ?? busMessageLimit(options.bus) ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.maxMessageBytes = options.maxMessageBytes ?? options.bus.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     if (!Number.isInteger(this.maxMessageBytes) || this.maxMessageBytes < 4096) {
       throw new RangeError(`maxMessageBytes must be an integer of at least 4096 bytes, got ${options.maxMessageBytes}`)
     }
