@@ -812,9 +812,16 @@ export class FlowTable {
     if (o.v !== 1) throw new JsonShapeError('table.v', 'unsupported snapshot version (expected 1)');
     if (!Array.isArray(o.entries)) throw new JsonShapeError('table.entries', 'expected an array');
     if (o.entries.length > MAX_SNAPSHOT_ENTRIES) throw new JsonShapeError('table.entries', `more than ${MAX_SNAPSHOT_ENTRIES} entries`);
+    return FlowTable.fromSnapshotEntries(o.entries.map((raw, i) => entryFromJson(raw, `table.entries[${i}]`)), options);
+  }
+
+  /**
+   * A table from a snapshot's entries already read with entryFromJson (in order; for a reader
+   * that reads them a slice at a time). Throws JsonShapeError for two entries of one identity.
+   */
+  static fromSnapshotEntries(entries: readonly FlowEntry[], options: FlowTableOptions = {}): FlowTable {
     const t = new FlowTable(options);
-    o.entries.forEach((raw, i) => {
-      const entry = entryFromJson(raw, `table.entries[${i}]`);
+    entries.forEach((entry, i) => {
       const key = keyOfCanonical(entry.tableId, entry.priority, entry.match);
       if (t.#recs.has(key)) throw new JsonShapeError(`table.entries[${i}]`, `duplicate identity ${key}`);
       t.#recs.set(key, { key, entry });

@@ -39,7 +39,7 @@ import {
 import {NotMasterError, SwitchNotConnectedError, type HeldRole} from '../../openflow/roles.js';
 import type {RegistryEvents} from '../../openflow/switch-registry.js';
 import {
-  FlowTable, cookieInNamespace, entryFromFlowStats, entryToJson, validateFlowMod, flowKey, type FlowChange, type FlowEntry, type FlowEntryJson, type TableEdit,
+  FlowTable, cookieInNamespace, entryFromFlowStats, entryFromJson, entryToJson, validateFlowMod, flowKey, type FlowChange, type FlowEntry, type FlowEntryJson, type TableEdit,
 } from '../flow-table.js';
 import {
   FlowReplicator, Mirror, backupMessageToJson, deviceId, editJsonText, firstVersion, parseBackupMessage, type DeviceLog,
@@ -48,6 +48,7 @@ import {
 import {
   NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError, type FlowProgrammer, type ProgramOptions, type ProgramResult,
 } from '../programmer.js';
+import {JsonShapeError, isRecord} from '../json.js';
 import {reconcile, type ReconcilePlan} from '../reconcile.js';
 import {ForeignCookieError, InstanceNotMasterError, SwitchDemotedError} from './errors.js';
 import {checkSettings, resolveSettings, validateAuditCron, type FlowServiceSettings, type RuntimeSettings} from './settings.js';
@@ -1158,7 +1159,12 @@ export class FlowService implements FlowProgrammer {
     // what comes after it for the same switch waits for it.
     if (this.#role !== 'master' && (o.type === 'flow-snapshot' || o.type === 'flow-delta' || o.type === 'flow-rebase')
       && (this.#mirrorBacklog.has(String(o.device)) || (o.type === 'flow-snapshot' && snapshotEntries(o.table) >= LARGE_SNAPSHOT_ENTRIES))) {
-      this.#inTurn(String(o.device), () => this.#onBusNow(o));
+      if (o.type === 'flow-snapshot' && isInstanceId(o.master)) {
+        const master = o.master;
+        this.#inTurn(String(o.device), () => this.#readAndApplySnapshot(o, master, slavesOf(o.slaves)));
+      } else {
+        this.#inTurn(String(o.device), () => this.#onBusNow(o));
+      }
       return;
     }
     this.#onBusNow(o);
@@ -1169,7 +1175,7 @@ export class FlowService implements FlowProgrammer {
    * thousands of flows takes long enough to read and apply that several at once (a slave that
    * joins gets every table) would hold the election's keep-alives back and fence this instance.
    */
-  #inTurn(device: string, work: () => void): void {
+  #inTurn(device: string, work: () => void | Promise<void>): void {
     const backlog = this.#mirrorBacklog.get(device);
     if (backlog) {
       backlog.push(work);
@@ -1177,17 +1183,26 @@ export class FlowService implements FlowProgrammer {
     }
     const queue = [work];
     this.#mirrorBacklog.set(device, queue);
-    const next = (): void => {
-      const item = queue.shift();
-      if (item && !this.#closed && this.#role !== 'master') {
-        try {
-          item();
-        } catch (error) {
-          this.#log.error('applying a backup message failed', {event: 'flow_internal_error', dpid: device, error: errorText(error)});
-        }
-      }
+    const failed = (error: unknown): void => {
+      this.#log.error('applying a backup message failed', {event: 'flow_internal_error', dpid: device, error: errorText(error)});
+    };
+    const after = (): void => {
       if (queue.length > 0 && !this.#closed) setImmediate(next);
       else this.#mirrorBacklog.delete(device);
+    };
+    const next = (): void => {
+      const item = queue.shift();
+      let running: void | Promise<void> = undefined;
+      if (item && !this.#closed && this.#role !== 'master') {
+        try {
+          running = item();
+        } catch (error) {
+          failed(error);
+        }
+      }
+      // Work that reads a table in slices is finished before the next item starts.
+      if (running instanceof Promise) void running.catch(failed).then(after);
+      else after();
     };
     setImmediate(next);
   }
@@ -1276,16 +1291,16 @@ export class FlowService implements FlowProgrammer {
     const r = this.#assembler.add(p, this.#now());
     if (r.status === 'inconsistent') this.#malformed('parts: disagrees with the other parts of its snapshot', SNAPSHOT_PART);
     if (r.status !== 'complete') return;
-    const apply = () => {
-      const whole = parseBackupMessage(r.message);
-      if (!whole.ok) {
-        this.#malformed(`assembled snapshot: ${whole.reason}`, SNAPSHOT_PART);
-        return;
-      }
-      this.#mirrorReceive(whole.message as FlowSnapshot, r.master, slavesOf(o.slaves));
-    };
-    if (this.#mirrorBacklog.has(p.device) || snapshotEntries(r.message.table) >= LARGE_SNAPSHOT_ENTRIES) this.#inTurn(p.device, apply);
-    else apply();
+    if (this.#mirrorBacklog.has(p.device) || snapshotEntries(r.message.table) >= LARGE_SNAPSHOT_ENTRIES) {
+      this.#inTurn(p.device, () => this.#readAndApplySnapshot(r.message, r.master, slavesOf(o.slaves), 'assembled snapshot: '));
+      return;
+    }
+    const whole = parseBackupMessage(r.message);
+    if (!whole.ok) {
+      this.#malformed(`assembled snapshot: ${whole.reason}`, SNAPSHOT_PART);
+      return;
+    }
+    this.#mirrorReceive(whole.message as FlowSnapshot, r.master, slavesOf(o.slaves));
   }
 
   /**
@@ -1602,12 +1617,44 @@ export class FlowService implements FlowProgrammer {
     return report;
   }
 
+  /**
+   * A large snapshot (a whole flow-snapshot message, or one assembled from parts) read a slice of
+   * entries at a time, yielding to the event loop in between, then applied to the mirror: a table
+   * of thousands of flows read in one go holds the election's keep-alives back (worst in a process
+   * just started, whose code is not optimized yet). Malformed: dropped and counted.
+   */
+  async #readAndApplySnapshot(message: Record<string, unknown>, master: number, slaves: number[] | undefined, what = ''): Promise<void> {
+    const table = isRecord(message.table) ? message.table : {};
+    const rawEntries = table.entries;
+    // The envelope and the table's own fields, checked as parseBackupMessage does, without entries.
+    const head = parseBackupMessage({...message, table: {...table, entries: []}});
+    if (!head.ok || head.message.type !== 'flow-snapshot' || !Array.isArray(rawEntries)) {
+      this.#malformed(`${what}${head.ok ? 'table.entries: expected an array' : head.reason}`, 'flow-snapshot');
+      return;
+    }
+    let snapshot: FlowSnapshot;
+    try {
+      const entries = await this.#inSlices(rawEntries, (raw, i) => {
+        const e = entryFromJson(raw, `table.entries[${i}]`);
+        flowKey(e); // computed here, in the slices, and remembered with the canonical match
+        return e;
+      });
+      snapshot = {...head.message, table: FlowTable.fromSnapshotEntries(entries, {ownedCookie: this.#settings.ownedCookie})};
+    } catch (error) {
+      if (!(error instanceof JsonShapeError)) throw error;
+      this.#malformed(`${what}${error.message}`, 'flow-snapshot');
+      return;
+    }
+    if (this.#closed || this.#role === 'master') return;
+    this.#mirrorReceive(snapshot, master, slaves);
+  }
+
   /** items.map(f), yielding to the event loop about every SNAPSHOT_SLICE_MS. */
-  async #inSlices<T, R>(items: readonly T[], f: (item: T) => R): Promise<R[]> {
+  async #inSlices<T, R>(items: readonly T[], f: (item: T, index: number) => R): Promise<R[]> {
     const out = new Array<R>(items.length);
     let sliceStart = this.#now();
     for (let i = 0; i < items.length; i++) {
-      out[i] = f(items[i]!);
+      out[i] = f(items[i]!, i);
       if ((i & 127) === 127 && this.#now() - sliceStart >= SNAPSHOT_SLICE_MS) {
         await yieldToLoop();
         sliceStart = this.#now();

@@ -8,13 +8,13 @@ import {expect} from 'chai';
 import sinon from 'sinon';
 import {InMemoryBroker, type InMemoryBus} from '../../../../src/bus/memory-bus.js';
 import {MemoryLogger} from '../../../../src/log.js';
-import {FlowTable, entryFromFlowStats, type FlowEntry} from '../../../../src/flows/flow-table.js';
+import {FlowTable, entryFromFlowStats, entryToJson, type FlowEntry} from '../../../../src/flows/flow-table.js';
 import {encodeBackupMessage, deviceId} from '../../../../src/flows/mirror.js';
 import {NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError} from '../../../../src/flows/programmer.js';
 import {ForeignCookieError, FlowServiceConfigError, InstanceNotMasterError, SwitchDemotedError} from '../../../../src/flows/service/errors.js';
 import {FlowService, type FlowServiceStats} from '../../../../src/flows/service/flow-service.js';
 import type {FlowServiceSettings} from '../../../../src/flows/service/settings.js';
-import {backupRoutingKey, instanceRoutingKey, SNAPSHOT_PART} from '../../../../src/flows/service/wire.js';
+import {backupRoutingKey, instanceRoutingKey, SNAPSHOT_PART, snapshotMessages} from '../../../../src/flows/service/wire.js';
 import {OFP, applyActions, flowMod, match, output, type FlowModMessage} from '../../../../src/openflow/codec.js';
 import {FakeNetwork, FakeSwitches} from './fake-switches.js';
 
@@ -490,6 +490,30 @@ describe('FlowService', function () {
       expect(c.svc.tableOf(D1)!.entries()).to.deep.equal(a!.svc.tableOf(D1)!.entries());
       expect(c.svc.tableOf(D1)!.size).to.equal(1201);
       expect(counters(c).snapshotRequestsSent, 'the change waited for the table: no gap seen').to.equal(0);
+    });
+
+    it('a large table read in slices: one malformed entry drops the whole snapshot (counted), the mirror keeps its table', async function () {
+      const [a, b] = await cluster();
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      const before = b!.svc.tableOf(D1)!.entries();
+      const dropped = counters(b!).malformedDropped;
+      const entries = Array.from({length: 1500}, (_, i) => entryToJson(entry(100 + i, 1 + (i % 50))));
+      // As the master sends a large table: in parts, to the slave's own key.
+      const send = (list: typeof entries, snap: string) => {
+        for (const m of snapshotMessages({device: deviceId(D1), term: TERM1, version: 9, entries: list}, 1, snap, 32 * 1024)) {
+          broker.publishRaw(instanceRoutingKey('d', 2), JSON.stringify({...m, slaves: [2]}));
+        }
+      };
+      send(entries.map((e, i) => (i === 1234 ? {...e, priority: -1} : e)), 'bad');
+      await flush(10);
+      expect(counters(b!).malformedDropped).to.equal(dropped + 1);
+      expect(b!.log.lines.some((l) => l.event === 'flow_message_dropped' && String(l.reason).includes('table.entries[1234].priority'))).to.equal(true);
+      expect(b!.svc.tableOf(D1)!.entries()).to.deep.equal(before);
+      // The same table well formed is taken.
+      send(entries, 'good');
+      await flush(10);
+      expect(b!.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: 9});
+      expect(b!.svc.tableOf(D1)!.size).to.equal(1500);
     });
 
     it('dedupe: a newer version of a device in flight is sent; an acknowledged snapshot does not hold back a later request', async function () {
