@@ -660,11 +660,13 @@ export class FlowTable {
     }
     const mk = canonicalMatchKey(match);
     const req = strict ? undefined : matchBits(match);
+    // An empty match covers every entry: no need for the entries' bits (a clear selects them all).
+    const coversAll = req !== undefined && req.size === 0;
     return this.#ordered().filter((r) => {
       if (!allTables && r.entry.tableId !== fm.tableId) return false;
       if (strict) {
         if (r.entry.priority !== fm.priority || canonicalMatchKey(r.entry.match) !== mk) return false;
-      } else if (!covered(bitsOf(r), req!)) {
+      } else if (!coversAll && !covered(bitsOf(r), req!)) {
         return false;
       }
       return cookieOk(r) && outOk(r);
