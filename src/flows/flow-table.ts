@@ -74,11 +74,6 @@ export function flowKey(id: FlowIdentity): string {
   return keyOfCanonical(id.tableId, id.priority, normalizeMatch(id.match));
 }
 
-/** The flowKey of an entry already in canonical form (what tables hold): no normalization. */
-export function canonicalFlowKey(e: FlowIdentity): string {
-  return keyOfCanonical(e.tableId, e.priority, isCanonicalMatch(e.match) ? e.match : normalizeMatch(e.match));
-}
-
 function keyOfCanonical(tableId: number, priority: number, canonicalMatch: Match): string {
   return `${tableId}/${priority}/${canonicalMatchKey(canonicalMatch)}`;
 }

@@ -97,7 +97,7 @@ export function editToJson(e: TableEdit): Record<string, unknown> {
 }
 
 /** The wire form of a delta from versions from..version whose changes are already JSON (editToJson). */
-export function deltaJson(device: string, term: number, from: number, version: number, changes: unknown[]): Record<string, unknown> {
+function deltaJson(device: string, term: number, from: number, version: number, changes: unknown[]): Record<string, unknown> {
   const body: Record<string, unknown> = { v: BACKUP_PROTOCOL_VERSION, type: 'flow-delta', device, term, version };
   if (from !== version) body.from = from;
   body.changes = changes;

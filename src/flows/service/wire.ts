@@ -50,7 +50,7 @@ export function fromMaster(m: BackupMessage, master: number): Record<string, unk
 
 /**
  * A run of deltas (versions from..version of one device) as the master publishes it, written
- * from its changes already serialised one by one (`changes`: JSON texts of editToJson's output):
+ * from its changes already serialised one by one (`changes`: editJsonText of each edit):
  * the same JSON as fromMaster(delta) with `slaves`, without serialising every change twice.
  */
 export function deltaRunText(
