@@ -56,6 +56,7 @@ import {
   SNAPSHOT_PART, SnapshotAssembler, backupRoutingKey, deltaRunText, fromMaster, instanceIdOf, instanceRoutingKey, isInstanceId, jsonBytes,
   parseSnapshotPart, snapshotMessages,
 } from './wire.js';
+import {TurnQueue} from './turns.js';
 
 // ---------------------------------------------------------------------------------------------
 // What the service needs from the switches (SwitchRegistry satisfies it)
@@ -360,6 +361,8 @@ export class FlowService implements FlowProgrammer {
   #knownMaster: {id: number; term: number} | undefined;
 
   readonly #lanes = new Map<bigint, Lane>();
+  /** The CPU part of reconciliations (takeovers, audits), one switch at a time. */
+  readonly #reconcileTurns = new TurnQueue();
   /**
    * device → requests waiting for the slaves' acks, in version order (a lane sends one batch at a
    * time, so versions only grow): an ack settles a prefix, whatever the number waiting. Settled
@@ -1536,12 +1539,16 @@ export class FlowService implements FlowProgrammer {
       dpid: lane.device, mode: requested, truth: tableTrusted ? 'table' : 'switch', why,
       restored: 0, fixed: 0, removed: 0, adopted: 0, expired: 0, dropped: 0, updated: 0, conflicts: 0, refused: 0, durationMs: 0,
     };
+    let endTurn: (() => void) | undefined;
     try {
       const flows = await this.#switches.flowStats(lane.dpid, {}, {timeoutMs: this.#settings.switchTimeoutMs});
-      // A turn of the event loop of its own: at a takeover every switch's flow stats arrive at about
-      // the same time, and their reconciliations run back to back in one drain of the microtask
-      // queue otherwise — long enough to hold the election's keep-alives back (a self-fence). The
-      // switch's flows are put in canonical form (the bulk of the work) in slices for the same reason.
+      // At a takeover every switch's flow stats arrive at about the same time: their CPU work takes
+      // turns (see turns.ts), a switch with writers waiting first, so that each becomes writable
+      // after its own work rather than all near the end. A turn begins in a turn of the event loop
+      // of its own: reconciliations run back to back in one drain of the microtask queue otherwise,
+      // long enough to hold the election's keep-alives back (a self-fence). The switch's flows are
+      // put in canonical form (the bulk of the work) in slices for the same reason.
+      endTurn = await this.#reconcileTurns.take(() => lane.readyWaiters.size > 0);
       await yieldToLoop();
       const switchFlows = await this.#inSlices(flows, (f) => {
         const e = entryFromFlowStats(f);
@@ -1558,6 +1565,7 @@ export class FlowService implements FlowProgrammer {
         deleted: tableTrusted ? this.#tombstones.get(lane.device)?.keys() ?? [] : [],
       });
       this.#fillReport(report, plan, policy);
+      endTurn();
       if (plan.switchFlowMods.length > 0) {
         const results = await this.#switches.sendModifications(lane.dpid, plan.switchFlowMods, {timeoutMs: this.#settings.switchTimeoutMs});
         results.forEach((e, i) => {
@@ -1593,6 +1601,7 @@ export class FlowService implements FlowProgrammer {
       if (mode === 'takeover') lane.takeoverIncomplete = true;
       this.#log.warn(`${mode} of a switch failed`, {event: mode === 'takeover' ? 'flow_takeover_failed' : 'flow_audit_failed', dpid: lane.device, error: report.error});
     } finally {
+      endTurn?.();
       if (requested === 'takeover') {
         lane.takeoverQueued = false;
         if (rep === this.#replicator) lane.readyTerm = rep.term; // requests proceed even if it failed

@@ -76,11 +76,18 @@ describe('FlowService', function () {
     clock.restore();
   });
 
-  /** Lets deliveries (microtasks) and due timers run. */
+  /**
+   * Lets deliveries (microtasks) and due timers run. A setImmediate made while fake timers fire is
+   * due 1 ms later (@sinonjs/fake-timers), so the clock moves by 1 ms a few times to run those
+   * (work that yields to the event loop, e.g. reconciliations taking turns).
+   */
   async function flush(ms = 0): Promise<void> {
     for (let i = 0; i < 5; i++) await clock.tickAsync(0);
     if (ms > 0) await clock.tickAsync(ms);
-    for (let i = 0; i < 5; i++) await clock.tickAsync(0);
+    for (let i = 0; i < 5; i++) {
+      await clock.tickAsync(0);
+      await clock.tickAsync(1);
+    }
   }
 
   async function node(id: number, settings: Partial<FlowServiceSettings> = {}): Promise<Node> {
@@ -693,6 +700,27 @@ describe('FlowService', function () {
       const mine = net.batches.filter((x) => x.from === 2);
       expect(mine.map((x) => x.messages.map((m) => m.priority))).to.deep.equal([[1], [2]]); // restore first, then the request
       expect((await p).term).to.equal(TERM2);
+    });
+
+    it('switches are reconciled one at a time, a switch with a request waiting before the others', async function () {
+      const D3 = 3n;
+      const [a, b] = await cluster({dpids: [D1, D2, D3], settings: {takeoverWaitMs: 5000}});
+      await flush(); // three takeovers, one after the other
+      await Promise.all([a!.svc.program(D1, add(1)), a!.svc.program(D2, add(1)), a!.svc.program(D3, add(1)), flush()]);
+      await a!.svc.close();
+      let release!: () => void;
+      net.holdStats = new Promise((r) => (release = r));
+      for (const d of [D1, D2, D3]) b!.sw.setRole(d, 'master');
+      b!.svc.setRole('master', TERM2, []);
+      const written = b!.svc.program(D3, add(2));
+      await flush(100);
+      release();
+      await flush();
+      await Promise.all([written, flush()]);
+      const takeovers = b!.log.lines.filter((l) => l.event === 'flow_switch_takeover').map((l) => l.dpid);
+      // D1's stats came first and found no one waiting for a turn; then D3, which has a writer, before D2.
+      expect(takeovers).to.deep.equal(['0000000000000001', '0000000000000003', '0000000000000002']);
+      expect(keysOf(net.table(D3)).sort()).to.deep.equal(['1:f100000000000001', '2:f100000000000001']);
     });
 
     it('when the switch has not confirmed the new master yet, a request waits at most takeoverWaitMs', async function () {
