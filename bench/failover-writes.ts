@@ -16,7 +16,9 @@
 //   takeover    -> the last bridge's flow_switch_takeover (flow stats, reconcile with the mirrored
 //               table, repairs; requests for a switch wait for its takeover)
 //   first write -> the client has its first 200 from the new master
-// plus each bridge's reconcile duration as the successor reports it (durationMs), any other role
+// plus each bridge's reconcile duration as the successor reports it (durationMs; of it, statsMs
+// waiting for the switch to list its flows and turnWaitMs waiting for other bridges' CPU work to
+// finish, see src/flows/service/turns.ts), any other role
 // change of the survivors before the first 200 (self-fences, re-promotions), and from a tap on the
 // flow data bus (bench/flows-tap.ts): the snapshots the successor sent the entry slave (count, MB,
 // against one copy of every table as snapshot JSON), the first delta and ack of the new term, the
@@ -84,6 +86,9 @@ interface Round {
   firstWriteMs: number
   /** Per bridge: the successor's reconcile duration (flow stats + plan + repairs). */
   reconcileMs: number[]
+  /** Of each bridge's reconcile: waiting for its flow stats, and for the CPU turn (other bridges' work). */
+  statsMs: number[]
+  turnWaitMs: number[]
   /** Flows repaired by the takeovers (restored + fixed + removed + adopted): should be 0. */
   repairs: number
   /** The first 200 was a request already in flight at the SIGKILL (the gateway sent it on). */
@@ -226,6 +231,8 @@ try {
       takeoverMs: lastTakeover - lastRole,
       firstWriteMs: first.doneAt - lastTakeover,
       reconcileMs: takeovers.map((l) => Number(l.durationMs)),
+      statsMs: takeovers.map((l) => Number(l.statsMs)),
+      turnWaitMs: takeovers.map((l) => Number(l.turnWaitMs)),
       repairs: takeovers.reduce((n, l) => n + Number(l.restored) + Number(l.fixed) + Number(l.removed) + Number(l.adopted), 0),
       firstWasInFlight: first.sentAt < killedAt,
       refusals,
@@ -235,7 +242,7 @@ try {
     }
     samples.push(sample)
     console.log(`  round ${String(round).padStart(2)}: ${sample.totalMs.toFixed(1).padStart(6)} ms  (detection ${sample.detectionMs.toFixed(1)}, promotion ${sample.promotionMs.toFixed(1)}, ` +
-      `assertion ${sample.assertionMs.toFixed(1)}, takeover ${sample.takeoverMs.toFixed(1)} [reconcile ${sample.reconcileMs.join('/')} ms, ${sample.repairs} repairs], ` +
+      `assertion ${sample.assertionMs.toFixed(1)}, takeover ${sample.takeoverMs.toFixed(1)} [reconcile ${sample.reconcileMs.join('/')} ms of which stats ${sample.statsMs.join('/')}, turn wait ${sample.turnWaitMs.join('/')}; ${sample.repairs} repairs], ` +
       `first write ${sample.firstWriteMs.toFixed(1)})  ${victim.id}->${successor.id} via ${entry.id}; first 200: ${sample.firstWasInFlight ? 'the request in flight at the kill, sent on' : 'a new request'} ` +
       `(${sample.firstRequestMs.toFixed(1)} ms); refused meanwhile: ${JSON.stringify(refusals)}`)
     console.log(`            bus (ms after the kill): snapshots to ${entry.id}: ${bus.snapshots} (${bus.snapshotMB.toFixed(2)} MB, last at ${fmt(bus.lastSnapshotMs)}), ` +
@@ -338,6 +345,8 @@ function report(): void {
     takeover: phase('takeoverMs'),
     firstWrite: phase('firstWriteMs'),
     reconcilePerBridge: summarize(samples.flatMap((s) => s.reconcileMs)),
+    flowStatsPerBridge: summarize(samples.flatMap((s) => s.statsMs)),
+    turnWaitPerBridge: summarize(samples.flatMap((s) => s.turnWaitMs)),
     firstRequest: phase('firstRequestMs'),
   }
   const verdict = total.p99 <= GOAL_P99_MS ? 'met' : 'MISSED'

@@ -129,6 +129,10 @@ export interface DeviceReconcileReport {
   /** Flow-mods of the repair the switch refused. */
   refused: number;
   durationMs: number;
+  /** Of durationMs: waiting for the switch's flow stats (all its flows listed). */
+  statsMs?: number;
+  /** Of durationMs: waiting for the turn of the CPU (other switches' reconciliations; see turns.ts). */
+  turnWaitMs?: number;
   error?: string;
 }
 
@@ -1542,6 +1546,8 @@ export class FlowService implements FlowProgrammer {
     let endTurn: (() => void) | undefined;
     try {
       const flows = await this.#switches.flowStats(lane.dpid, {}, {timeoutMs: this.#settings.switchTimeoutMs});
+      const statsAt = this.#now();
+      report.statsMs = Math.round(statsAt - started);
       // At a takeover every switch's flow stats arrive at about the same time: their CPU work takes
       // turns (see turns.ts), a switch with writers waiting first, so that each becomes writable
       // after its own work rather than all near the end. A turn begins in a turn of the event loop
@@ -1549,6 +1555,7 @@ export class FlowService implements FlowProgrammer {
       // long enough to hold the election's keep-alives back (a self-fence). The switch's flows are
       // put in canonical form (the bulk of the work) in slices for the same reason.
       endTurn = await this.#reconcileTurns.take(() => lane.readyWaiters.size > 0);
+      report.turnWaitMs = Math.round(this.#now() - statsAt);
       await yieldToLoop();
       const switchFlows = await this.#inSlices(flows, (f) => {
         const e = entryFromFlowStats(f);
