@@ -35,7 +35,7 @@ import {
   OFP, matchKey, type FlowModMessage, type FlowStats, type Instruction, type Action, type Match,
 } from '../openflow/codec.js';
 import {
-  MatchValueError, covered, isCanonicalMatch, matchBits, normalizeField, normalizeMatch, overlaps, type FieldBits,
+  MatchValueError, covered, matchBits, normalizeField, normalizeMatch, overlaps, type FieldBits,
 } from './match-bits.js';
 import { oxmFieldSpec } from '../openflow/oxm.js';
 import {
@@ -71,6 +71,7 @@ export interface FlowIdentity {
 
 /** The identity of a flow as a string: equal for equal identities, whatever the match's spelling. */
 export function flowKey(id: FlowIdentity): string {
+  if (id instanceof CanonicalEntry) return id.flowKey();
   return keyOfCanonical(id.tableId, id.priority, normalizeMatch(id.match));
 }
 
@@ -78,31 +79,22 @@ function keyOfCanonical(tableId: number, priority: number, canonicalMatch: Match
   return `${tableId}/${priority}/${canonicalMatchKey(canonicalMatch)}`;
 }
 
-/** matchKey of canonical matches, remembered: a table keys every flow it sees, often the same match again. */
-const MATCH_KEYS = new WeakMap<Match, string>();
-
 /**
  * matchKey(match) for a canonical match, built from its fields' canonical text directly instead
  * of through bytes (the values already are what matchKey would print). Falls back to matchKey
  * for what this does not cover (raw fields, a field given twice), so the result is always
- * matchKey's.
+ * matchKey's. (An entry's is computed once: CanonicalEntry.flowKey.)
  */
 function canonicalMatchKey(match: Match): string {
-  let key = MATCH_KEYS.get(match);
-  if (key !== undefined) return key;
-  key = '';
+  let key = '';
   let prevCode = -1;
   for (const f of match) {
     const spec = f.field === 'raw' ? undefined : oxmFieldSpec(f.field);
-    if (!spec || spec.code <= prevCode) {
-      key = matchKey(match);
-      break;
-    }
+    if (!spec || spec.code <= prevCode) return matchKey(match);
     prevCode = spec.code;
     const text = f.mask === undefined ? `${spec.name}=${String(f.value)}` : `${spec.name}=${String(f.value)}/${String(f.mask)}`;
     key = key === '' ? text : `${key},${text}`;
   }
-  if (isCanonicalMatch(match)) MATCH_KEYS.set(match, key);
   return key;
 }
 
@@ -139,18 +131,11 @@ function canonicalAction(a: Action): Action {
   }
 }
 
-/** Instruction lists canonicalInstructions produced: canonical already (lists are never modified in place). */
-const CANONICAL_INSTRUCTIONS = new WeakSet<Instruction[]>();
-
 /** Instructions in canonical form (throws MatchValueError for a bad set-field value). */
 export function canonicalInstructions(list: Instruction[]): Instruction[] {
-  if (CANONICAL_INSTRUCTIONS.has(list)) return list;
-  if (alreadyCanonical(list)) {
-    // Kept as given (like an entry, a flow-mod is not modified once handed over): what a switch
-    // reports and what REST requests hold mostly is canonical already, and tables see thousands.
-    CANONICAL_INSTRUCTIONS.add(list);
-    return list;
-  }
+  // Kept as given (like an entry, a flow-mod is not modified once handed over): what a switch
+  // reports and what REST requests hold mostly is canonical already, and tables see thousands.
+  if (alreadyCanonical(list)) return list;
   const out: Instruction[] = [];
   for (const ins of list) {
     switch (ins.type) {
@@ -167,7 +152,6 @@ export function canonicalInstructions(list: Instruction[]): Instruction[] {
   }
   // Array.prototype.sort is stable: two instructions of one type (invalid anyway) keep their order.
   out.sort((a, b) => (EXECUTION_ORDER[a.type] ?? 9) - (EXECUTION_ORDER[b.type] ?? 9));
-  CANONICAL_INSTRUCTIONS.add(out);
   return out;
 }
 
@@ -298,27 +282,41 @@ export function usesGroup(instructions: Instruction[], groupId: number): boolean
 // Conversions
 // ---------------------------------------------------------------------------------------------
 
-/** Entries normalizeEntry produced (and the table built from canonical parts): canonical already. */
-const CANONICAL_ENTRIES = new WeakSet<FlowEntry>();
+/**
+ * An entry in canonical form, made only by this module (normalizeEntry, and tables building
+ * entries from canonical parts): `instanceof` tells a canonical entry at no cost, and its flowKey
+ * is computed once. (A WeakSet of canonical entries and a WeakMap of keys cost about a
+ * microsecond per flow each, and more in garbage collection, on every path a flow takes.)
+ * Its fields are those of FlowEntry and nothing else: it compares, spreads and serialises as one.
+ */
+class CanonicalEntry implements FlowEntry {
+  #key: string | undefined;
 
-function canonical(e: FlowEntry): FlowEntry {
-  CANONICAL_ENTRIES.add(e);
-  return e;
+  constructor(
+    readonly tableId: number,
+    readonly priority: number,
+    readonly match: Match,
+    readonly cookie: bigint,
+    readonly idleTimeout: number,
+    readonly hardTimeout: number,
+    readonly flags: number,
+    readonly instructions: Instruction[],
+    key?: string,
+  ) {
+    this.#key = key;
+  }
+
+  flowKey(): string {
+    return (this.#key ??= keyOfCanonical(this.tableId, this.priority, this.match));
+  }
 }
 
 /** An entry in canonical form. Throws MatchValueError for a value that does not fit its field. */
 export function normalizeEntry(e: FlowEntry): FlowEntry {
-  if (CANONICAL_ENTRIES.has(e)) return e;
-  return canonical({
-    tableId: e.tableId,
-    priority: e.priority,
-    match: normalizeMatch(e.match),
-    cookie: e.cookie,
-    idleTimeout: e.idleTimeout,
-    hardTimeout: e.hardTimeout,
-    flags: e.flags,
-    instructions: canonicalInstructions(e.instructions),
-  });
+  if (e instanceof CanonicalEntry) return e;
+  return new CanonicalEntry(
+    e.tableId, e.priority, normalizeMatch(e.match), e.cookie, e.idleTimeout, e.hardTimeout, e.flags, canonicalInstructions(e.instructions),
+  );
 }
 
 /** The entry a switch reports in a flow-stats reply (counters and durations dropped). */
@@ -633,10 +631,7 @@ export class FlowTable {
         }
       }
     }
-    const entry: FlowEntry = canonical({
-      tableId: fm.tableId, priority: fm.priority, match, cookie: fm.cookie, idleTimeout: fm.idleTimeout,
-      hardTimeout: fm.hardTimeout, flags: fm.flags, instructions,
-    });
+    const entry = new CanonicalEntry(fm.tableId, fm.priority, match, fm.cookie, fm.idleTimeout, fm.hardTimeout, fm.flags, instructions, key);
     const before = this.#recs.get(key)?.entry;
     this.#put(bits ? { key, entry, bits } : { key, entry });
     return { ok: true, changes: [before ? { op: 'replace', before, entry } : { op: 'add', entry }] };
@@ -653,14 +648,14 @@ export class FlowTable {
       const r = this.#recs.get(keyOfCanonical(fm.tableId, fm.priority, match));
       return r && cookieOk(r) && outOk(r) ? [r] : [];
     }
-    const mk = canonicalMatchKey(match);
+    const matchText = canonicalMatchKey(match);
     const req = strict ? undefined : matchBits(match);
     // An empty match covers every entry: no need for the entries' bits (a clear selects them all).
     const coversAll = req !== undefined && req.size === 0;
     return this.#ordered().filter((r) => {
       if (!allTables && r.entry.tableId !== fm.tableId) return false;
       if (strict) {
-        if (r.entry.priority !== fm.priority || canonicalMatchKey(r.entry.match) !== mk) return false;
+        if (r.entry.priority !== fm.priority || r.key !== `${r.entry.tableId}/${fm.priority}/${matchText}`) return false;
       } else if (!coversAll && !covered(bitsOf(r), req!)) {
         return false;
       }
@@ -673,7 +668,10 @@ export class FlowTable {
     const changes: FlowChange[] = [];
     for (const r of selected) {
       if (sameInstructionList(r.entry.instructions, instructions, false)) continue;
-      const entry: FlowEntry = canonical({ ...r.entry, instructions: instructions.map(cloneInstruction) });
+      const e = r.entry;
+      const entry = new CanonicalEntry(
+        e.tableId, e.priority, e.match, e.cookie, e.idleTimeout, e.hardTimeout, e.flags, instructions.map(cloneInstruction), r.key,
+      );
       this.#put(r.bits ? { key: r.key, entry, bits: r.bits } : { key: r.key, entry });
       changes.push({ op: 'modify', before: r.entry, entry });
     }
@@ -718,7 +716,7 @@ export class FlowTable {
     for (const edit of edits) {
       if (edit.op === 'put') {
         const entry = normalizeEntry(edit.entry);
-        const key = keyOfCanonical(entry.tableId, entry.priority, entry.match);
+        const key = flowKey(entry);
         const before = this.#recs.get(key)?.entry;
         // Same key: same identity; only the rest can differ.
         if (before && (before === entry || sameStoredContent(before, entry))) continue;
@@ -819,7 +817,7 @@ export class FlowTable {
   static fromSnapshotEntries(entries: readonly FlowEntry[], options: FlowTableOptions = {}): FlowTable {
     const t = new FlowTable(options);
     entries.forEach((entry, i) => {
-      const key = keyOfCanonical(entry.tableId, entry.priority, entry.match);
+      const key = flowKey(entry);
       if (t.#recs.has(key)) throw new JsonShapeError(`table.entries[${i}]`, `duplicate identity ${key}`);
       t.#recs.set(key, { key, entry });
     });

@@ -183,9 +183,19 @@ export function normalizeField(f: OxmField): OxmField {
   return { field: spec.name, value, mask: bytesValue(spec, bits.mask) } as OxmField;
 }
 
-function sortKey(f: OxmField): [number, number, number] {
-  if (f.field === 'raw') return [f.oxmClass, f.oxmField, f.experimenter ?? -1];
-  return [OFP.OFPXMC_OPENFLOW_BASIC, oxmFieldSpec(f.field)?.code ?? 0, -1];
+/** Canonical field order: by OXM class, then field number, then experimenter (none first). */
+function compareFields(a: OxmField, b: OxmField): number {
+  const ra = a.field === 'raw', rb = b.field === 'raw';
+  if (!ra && !rb) return basicCode(a) - basicCode(b); // the common case: both basic, compared without allocating
+  const ca = ra ? a.oxmClass : OFP.OFPXMC_OPENFLOW_BASIC, cb = rb ? b.oxmClass : OFP.OFPXMC_OPENFLOW_BASIC;
+  if (ca !== cb) return ca - cb;
+  const fa = ra ? a.oxmField : basicCode(a), fb = rb ? b.oxmField : basicCode(b);
+  if (fa !== fb) return fa - fb;
+  return (ra ? a.experimenter ?? -1 : -1) - (rb ? b.experimenter ?? -1 : -1);
+}
+
+function basicCode(f: OxmField): number {
+  return f.field === 'raw' ? 0 : oxmFieldSpec(f.field)?.code ?? 0;
 }
 
 /**
@@ -193,11 +203,6 @@ function sortKey(f: OxmField): [number, number, number] {
  * entries are never modified in place), so normalizing one again can return it as it is.
  */
 const CANONICAL_MATCHES = new WeakSet<Match>();
-
-/** Whether `match` came out of normalizeMatch (and so is canonical). */
-export function isCanonicalMatch(match: Match): boolean {
-  return CANONICAL_MATCHES.has(match);
-}
 
 /** A match in canonical form: normalized fields in class/field order. Throws MatchValueError. */
 export function normalizeMatch(match: Match): Match {
@@ -208,20 +213,12 @@ export function normalizeMatch(match: Match): Match {
 
 /** A canonical match from fields that normalizeField already produced: ordered, and marked. */
 export function matchOfNormalizedFields(fields: OxmField[]): Match {
-  let out: Match;
-  if (fields.every((f, i) => i === 0 || compareSortKeys(sortKey(fields[i - 1]!), sortKey(f)) <= 0)) {
-    out = fields;
-  } else {
-    const keyed = fields.map((f) => ({ f, k: sortKey(f) }));
-    keyed.sort((a, b) => compareSortKeys(a.k, b.k));
-    out = keyed.map((x) => x.f);
-  }
+  let ordered = true;
+  for (let i = 1; i < fields.length && ordered; i++) ordered = compareFields(fields[i - 1]!, fields[i]!) <= 0;
+  // A stable sort (ES2019), so fields that compare equal (a field given twice) keep their order.
+  const out = ordered ? fields : [...fields].sort(compareFields);
   CANONICAL_MATCHES.add(out);
   return out;
-}
-
-function compareSortKeys(a: [number, number, number], b: [number, number, number]): number {
-  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 }
 
 /** The bits of every field of a match, by field id (a duplicated field keeps its first value). */
