@@ -118,7 +118,16 @@ async function runTap(url: string, domain: string): Promise<void> {
       return
     }
     if (content.length > 4096) {
-      records.snapshots.push([at, key, content.length])
+      // Not parsed whole (the tap would fall behind): the fields before the payload say what it is.
+      const head = content.subarray(0, 256).toString('utf8')
+      const type = /"type":"([a-z-]+)"/.exec(head)?.[1]
+      if (type === 'flow-delta') {
+        records.deltas.push([at, Number(/"term":(\d+)/.exec(head)?.[1]), Number(/"version":(\d+)/.exec(head)?.[1])])
+      } else if (type === 'flow-snapshot' || type === 'flow-snapshot-part') {
+        records.snapshots.push([at, key, content.length])
+      } else {
+        records.other[type ?? 'unknown'] = (records.other[type ?? 'unknown'] ?? 0) + 1
+      }
       return
     }
     let o: Record<string, unknown>
