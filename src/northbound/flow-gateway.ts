@@ -112,6 +112,8 @@ export interface FlowGatewayStats {
   served: number
   /** Batch RPC messages sent to the master (each carries many of the requests counted in `forwarded`). */
   forwardedBatches: number
+  /** Single requests that went to the master in a batch RPC with others of the same turn (counted in `forwarded` too). */
+  coalesced: number
   /** Batch RPC messages served (their entries are counted in `served`). */
   servedBatches: number
   /** Replies whose correlation id is not (or no longer) ours: late, duplicated or foreign; ignored. */
@@ -159,6 +161,15 @@ interface Pending {
   done(outcomes: ProgramOutcome[]): void
 }
 
+/** Single requests for one master, with one timeout, gathered to go as one RPC. */
+interface Coalesced {
+  target: Target
+  timeoutMs: number
+  items: ProgramItem[]
+  /** Per item: called once with its outcome. */
+  done: Array<(outcome: ProgramOutcome) => void>
+}
+
 function positiveMs(value: number | undefined, fallback: number, what: string): number {
   const v = value ?? fallback
   if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${what} must be a positive number of milliseconds, got ${value}`)
@@ -173,7 +184,7 @@ export function replaySafe(fm: FlowModMessage): boolean {
 export class FlowGateway implements FlowProgrammer {
   /** This gateway's name in reply routing keys: random, so it survives instance id changes and is nobody else's. */
   readonly node = randomBytes(8).toString('hex')
-  readonly stats: FlowGatewayStats = {local: 0, forwarded: 0, resent: 0, served: 0, forwardedBatches: 0, servedBatches: 0, unknownReplies: 0, dropped: {}}
+  readonly stats: FlowGatewayStats = {local: 0, forwarded: 0, resent: 0, served: 0, forwardedBatches: 0, coalesced: 0, servedBatches: 0, unknownReplies: 0, dropped: {}}
   private readonly bus: Bus
   private readonly domain: string
   private readonly log: Logger
@@ -185,6 +196,8 @@ export class FlowGateway implements FlowProgrammer {
   private readonly droppedWarning: RateLimitedWarning
   /** Every request not yet settled. */
   private readonly live = new Set<Pending>()
+  /** Single requests of this turn of the event loop, not sent yet (see coalesce). */
+  private coalescing: Coalesced | undefined
   /** Requests in state 'sent', by the correlation id of their current attempt. */
   private readonly byId = new Map<string, Pending>()
   private readonly subscribedIds = new Set<number>()
@@ -237,6 +250,9 @@ export class FlowGateway implements FlowProgrammer {
     if (this.stopped) return
     this.stopped = true
     clearInterval(this.watchTimer)
+    const unsent = this.coalescing
+    this.coalescing = undefined
+    for (const done of unsent?.done ?? []) done(new NoMasterError(`instance ${this.instId} is stopping: the request was not forwarded`))
     for (const p of [...this.live]) {
       this.settle(p, new NoMasterError(`instance ${this.instId} is stopping: the forwarded request was abandoned (it may or may not have been applied)`))
     }
@@ -270,11 +286,54 @@ export class FlowGateway implements FlowProgrammer {
       throw new FlowRequestError('flow', `too large to forward to master ${target.masterId} (${bytes} bytes of JSON, at most ${limit})`)
     }
     return new Promise<ProgramResult>((resolve, reject) => {
-      this.forward([{dpid, flowMod}], undefined, timeoutMs, target, ([outcome]) => {
+      this.coalesce(target, timeoutMs, {dpid, flowMod}, (outcome) => {
         if (outcome instanceof Error) reject(outcome)
-        else resolve(outcome!)
+        else resolve(outcome)
       })
     })
+  }
+
+  /**
+   * Collects the single requests for one master made in one turn of the event loop; at the end of
+   * the turn they go as one RPC (a batch RPC when there are several, as programBatch sends them).
+   * Why: under load a slave's REST server parses many requests per turn, and one bus message each
+   * way per request costs the broker and both instances far more than the request itself. Each
+   * request keeps its own outcome, as with a batch: nothing about one depends on the others.
+   */
+  private coalesce(target: Target, timeoutMs: number, item: ProgramItem, done: (outcome: ProgramOutcome) => void): void {
+    let group = this.coalescing
+    if (group && (group.target.masterId !== target.masterId || group.target.term !== target.term || group.timeoutMs !== timeoutMs)) {
+      this.flushCoalesced()
+      group = undefined
+    }
+    if (!group) {
+      const opened: Coalesced = {target, timeoutMs, items: [], done: []}
+      this.coalescing = group = opened
+      setImmediate(() => { if (this.coalescing === opened) this.flushCoalesced() })
+    }
+    group.items.push(item)
+    group.done.push(done)
+  }
+
+  private flushCoalesced(): void {
+    const group = this.coalescing
+    this.coalescing = undefined
+    if (!group) return
+    const {items, done, target, timeoutMs} = group
+    if (items.length === 1) {
+      this.forward(items, undefined, timeoutMs, target, ([outcome]) => done[0]!(outcome!))
+      return
+    }
+    this.stats.coalesced += items.length
+    const split = splitBatch(items, this.maxMessageBytes)
+    for (const i of split.tooLarge) {
+      done[i]!(new FlowRequestError('flow', `too large to forward to master ${target.masterId} (at most ${this.maxMessageBytes} bytes of JSON in one bus message)`))
+    }
+    for (const chunk of split.chunks) {
+      this.forward(chunk.map((i) => items[i]!), chunk.map((i) => split.encoded[i]!), timeoutMs, target, (outcomes) => {
+        chunk.forEach((index, k) => done[index]!(outcomes[k]!))
+      })
+    }
   }
 
   /**

@@ -65,6 +65,7 @@ export function clusterFlows(s: FlowServiceStats, gateway?: GatewayCounters): Re
       unknown_replies: gateway.unknownReplies, dropped: {...gateway.dropped},
       ...(gateway.forwardedBatches !== undefined ? {forwarded_batches: gateway.forwardedBatches} : {}),
       ...(gateway.servedBatches !== undefined ? {served_batches: gateway.servedBatches} : {}),
+      ...(gateway.coalesced !== undefined ? {coalesced: gateway.coalesced} : {}),
     }
   }
   return out
@@ -80,6 +81,8 @@ export interface GatewayCounters {
   /** Batch RPC messages sent and served (their entries count in forwarded and served). */
   forwardedBatches?: number
   servedBatches?: number
+  /** Single requests forwarded together with others of the same turn of the event loop, as a batch RPC. */
+  coalesced?: number
   /** RPC messages dropped unread, by reason. */
   dropped: Record<string, number>
 }

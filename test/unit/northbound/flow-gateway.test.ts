@@ -148,6 +148,27 @@ describe('FlowGateway', () => {
       expect([...byPriority.entries()].sort()).to.deep.equal([[1, 1n], [2, 2n], [3, 3n], [4, 4n], [5, 5n]])
     })
 
+    it("a slave's single requests of one turn go to the master as one batch RPC; each keeps its own answer or error", async () => {
+      c.node(1).service.failWhen = (dpid, fm) => (fm.priority === 2 ? new UnknownSwitchError(dpid) : undefined)
+      const settled = await Promise.allSettled([1, 2, 3, 4].map((p) => c.node(2).gw.program(BigInt(p), sampleFlowMod({priority: p}), {timeoutMs: 1000})))
+      expect(c.node(2).gw.stats).to.deep.include({forwarded: 4, forwardedBatches: 1, coalesced: 4})
+      expect(c.node(1).gw.stats).to.deep.include({served: 4, servedBatches: 1})
+      expect(c.node(1).service.calls.map((call) => call.flowMod.priority)).to.deep.equal([1, 2, 3, 4])
+      expect(new Set(c.node(1).service.turns).size).to.equal(1)
+      expect(settled.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
+      expect(((settled[1] as PromiseRejectedResult).reason as UnknownSwitchError).dpid).to.equal(2n)
+      const versions = settled.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<ProgramResult>).value.version)
+      expect(versions).to.deep.equal([1, 3, 4]) // the fake flow service numbers every call it gets
+      // A request made in a later turn goes on its own, as a single RPC.
+      await c.node(2).gw.program(5n, sampleFlowMod({priority: 5}), {timeoutMs: 1000})
+      expect(c.node(2).gw.stats).to.deep.include({forwarded: 5, forwardedBatches: 1, coalesced: 4})
+    })
+
+    it('requests of one turn with different timeouts go as separate RPCs', async () => {
+      await Promise.all([c.node(2).gw.program(1n, sampleFlowMod({priority: 1}), {timeoutMs: 1000}), c.node(2).gw.program(2n, sampleFlowMod({priority: 2}), {timeoutMs: 2000})])
+      expect(c.node(2).gw.stats).to.deep.include({forwarded: 2, forwardedBatches: 0, coalesced: 0})
+    })
+
     const typed: Array<[string, () => Error, (e: Error) => void]> = [
       ['UnknownSwitchError (404)', () => new UnknownSwitchError(9n), (e) => {
         expect(e).to.be.instanceOf(UnknownSwitchError)
