@@ -542,7 +542,7 @@ function printProfiles(dir: string): void {
       const s = summarizeProfile(file, p.profileWindow[0], p.profileWindow[1])
       console.log(`  ${who} (${file}): ${s.totalMs} ms sampled, ${s.idleMs} idle`)
       console.log(`    by category: ${s.byCategory.slice(0, 14).map(([k, v]) => `${k} ${v}`).join(', ')}`)
-      console.log(`    top: ${s.topFunctions.slice(0, 12).map(([k, v]) => `${k} ${v}`).join('; ')}`)
+      console.log(`    top: ${s.topFunctions.slice(0, 25).map(([k, v]) => `${k} ${v}`).join('; ')}`)
     }
   }
 }
