@@ -79,6 +79,16 @@ describe('FlowGateway over RabbitMQ', function () {
     expect(c.node(2).service.calls).to.have.length(0)
   })
 
+  it("a slave's requests of one turn travel as one batch RPC and each gets its own answer", async () => {
+    const c = await cluster([1, 2])
+    c.elect(1)
+    const results = await Promise.all([1, 2, 3, 4, 5].map((p) => c.node(2).gw.program(BigInt(p), sampleFlowMod({priority: p}), {timeoutMs: 3000})))
+    expect(c.node(2).gw.stats).to.deep.include({forwarded: 5, forwardedBatches: 1, coalesced: 5})
+    expect(c.node(1).gw.stats).to.deep.include({served: 5, servedBatches: 1})
+    expect(c.node(1).service.calls.map((call) => [call.dpid, call.flowMod.priority])).to.deep.equal([[1n, 1], [2n, 2], [3n, 3], [4n, 4], [5n, 5]])
+    expect(results.map((r) => r.version)).to.deep.equal([1, 2, 3, 4, 5])
+  })
+
   it("the master's typed errors come back as the same classes", async () => {
     const c = await cluster([1, 2])
     c.elect(1)
