@@ -48,6 +48,9 @@ hand; 'flowkeeper lab' does all of this for you.`
     this.log(`flows:       ovs-ofctl -O OpenFlow13 dump-flows unix:${lab.dir}/br1.mgmt`)
     this.log(`controllers: ovs-vsctl --db=unix:${lab.dbSocket} list controller`)
     this.log('Ctrl-C removes everything.')
+    // Until Ctrl-C or SIGTERM (stop() exits). A promise that never settles does not keep Node
+    // running (it exits at once, code 13, and the bridges go with it); a timer does.
+    setInterval(() => {}, 2 ** 30)
     await new Promise(() => {})
   }
 }
