@@ -156,7 +156,9 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
         } else if (key === 'f') {
           void this.showFlows()
         } else if (key === 's') {
-          const roles = cluster.running().map((m) => `${m.id}:${m.role}${m.term === undefined ? '' : `@${m.term}`}`).join('  ')
+          // The term of a master's promotion; a slave's role change carries the term it knew when it
+          // became slave (often 0, before it heard a master), which would read as stale.
+          const roles = cluster.running().map((m) => `${m.id}:${m.role}${m.role === 'master' && m.term !== undefined ? `@${m.term}` : ''}`).join('  ')
           this.say(`running: ${roles || 'none'}`)
         } else {
           this.help(count)
