@@ -26,7 +26,9 @@
 // arrival at the tap. Over-estimated by about one broker hop (printed as "tap hop"). The instances
 // log nothing per delta: src/flows/service/flow-service.ts has no per-delta log line, at any level.
 // Where the time of a request goes comes from the same stamps plus the client's (send, 200) and,
-// through a slave, the forwarded request and its reply on the bus; CPU per process from /proc.
+// through a slave, the forwarded request and its reply on the bus (single RPCs only: the requests a
+// slave receives in one turn of its event loop go as one batch RPC, not broken down); CPU per
+// process from /proc.
 // --cluster-poll-ms P additionally polls GET /cluster on the master and the slaves every P ms
 // during REST phases and derives the lag from the versions seen, which is only good to +-P ms plus
 // a request's latency: shown for comparison.
