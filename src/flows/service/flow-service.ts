@@ -1559,7 +1559,7 @@ export class FlowService implements FlowProgrammer {
       await yieldToLoop();
       const switchFlows = await this.#inSlices(flows, (f) => {
         const e = entryFromFlowStats(f);
-        flowKey(e); // computed once, remembered with the canonical match
+        flowKey(e); // computed once, in the slices, and kept by the entry
         return e;
       });
       if (rep !== this.#replicator) return undefined;
@@ -1652,7 +1652,7 @@ export class FlowService implements FlowProgrammer {
     try {
       const entries = await this.#inSlices(rawEntries, (raw, i) => {
         const e = entryFromJson(raw, `table.entries[${i}]`);
-        flowKey(e); // computed here, in the slices, and remembered with the canonical match
+        flowKey(e); // computed here, in the slices, and kept by the entry
         return e;
       });
       snapshot = {...head.message, table: FlowTable.fromSnapshotEntries(entries, {ownedCookie: this.#settings.ownedCookie})};
