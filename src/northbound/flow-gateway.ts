@@ -325,15 +325,7 @@ export class FlowGateway implements FlowProgrammer {
       return
     }
     this.stats.coalesced += items.length
-    const split = splitBatch(items, this.maxMessageBytes)
-    for (const i of split.tooLarge) {
-      done[i]!(new FlowRequestError('flow', `too large to forward to master ${target.masterId} (at most ${this.maxMessageBytes} bytes of JSON in one bus message)`))
-    }
-    for (const chunk of split.chunks) {
-      this.forward(chunk.map((i) => items[i]!), chunk.map((i) => split.encoded[i]!), timeoutMs, target, (outcomes) => {
-        chunk.forEach((index, k) => done[index]!(outcomes[k]!))
-      })
-    }
+    void this.forwardBatch(items, timeoutMs, target, (index, outcome) => done[index]!(outcome))
   }
 
   /**
@@ -354,18 +346,26 @@ export class FlowGateway implements FlowProgrammer {
     if (!target) return all(new NoMasterError(this.whyNoMaster(role)))
     if (!this.started) return all(new NoMasterError(`instance ${this.instId} cannot forward to master ${target.masterId}: its flow gateway is not started`))
     const outcomes: Array<ProgramOutcome | undefined> = new Array(items.length)
+    await this.forwardBatch(items, timeoutMs, target, (index, outcome) => { outcomes[index] = outcome })
+    return outcomes as ProgramOutcome[]
+  }
+
+  /**
+   * Forwards `items` to `target` as batch RPCs, as few as the bus's message size allows, every one
+   * sent now, in order, before any answer can come back; `settle` gets each item's outcome once.
+   * Resolves when every item is settled.
+   */
+  private forwardBatch(items: readonly ProgramItem[], timeoutMs: number, target: Target, settle: (index: number, outcome: ProgramOutcome) => void): Promise<void> {
     const split = splitBatch(items, this.maxMessageBytes)
     for (const i of split.tooLarge) {
-      outcomes[i] = new FlowRequestError('flow', `too large to forward to master ${target.masterId} (at most ${this.maxMessageBytes} bytes of JSON in one bus message)`)
+      settle(i, new FlowRequestError('flow', `too large to forward to master ${target.masterId} (at most ${this.maxMessageBytes} bytes of JSON in one bus message)`))
     }
-    // Every chunk is sent now, in order, before any answer can come back.
-    await Promise.all(split.chunks.map((chunk) => new Promise<void>((resolve) => {
+    return Promise.all(split.chunks.map((chunk) => new Promise<void>((resolve) => {
       this.forward(chunk.map((i) => items[i]!), chunk.map((i) => split.encoded[i]!), timeoutMs, target, (chunkOutcomes) => {
-        chunk.forEach((index, k) => { outcomes[index] = chunkOutcomes[k] })
+        chunk.forEach((index, k) => settle(index, chunkOutcomes[k]!))
         resolve()
       })
-    })))
-    return outcomes as ProgramOutcome[]
+    }))).then(() => undefined)
   }
 
   // ---- the requester's side ----
