@@ -31,7 +31,7 @@ import {RateLimitedWarning} from '../../controller/rate-limited-warning.js';
 import type {Role} from '../../election/messages.js';
 import type {Logger} from '../../log.js';
 import {
-  OFP, describeError, errorName, preEncode, type FlowModMessage, type FlowStats, type FlowStatsFilter,
+  OFP, describeError, errorName, preEncode, type FlowModMessage, type FlowRemovedMessage, type FlowStats, type FlowStatsFilter,
 } from '../../openflow/codec.js';
 import {
   ConnectionClosedError, OpenFlowError, SwitchTimeoutError, formatDpid, type Outgoing, type RequestOptions,
@@ -62,7 +62,7 @@ import {TurnQueue} from './turns.js';
 // What the service needs from the switches (SwitchRegistry satisfies it)
 // ---------------------------------------------------------------------------------------------
 
-export type FlowSwitchEvent = 'switch-connected' | 'switch-disconnected' | 'role-changed';
+export type FlowSwitchEvent = 'switch-connected' | 'switch-disconnected' | 'role-changed' | 'message';
 
 export interface FlowSwitches {
   switches(): Array<{datapathId: bigint; role: HeldRole}>;
@@ -219,6 +219,8 @@ export interface FlowServiceCounters {
   /** Slave: times its mirrors stopped being trusted (role change, bus loss, not in the master's slave set, stall). */
   mirrorDistrusted: number;
   adopted: number;
+  /** Master: entries dropped from the table because their switch reported them expired (FLOW_REMOVED, idle or hard timeout). */
+  expiredBySwitch: number;
   audits: number;
   auditRepairs: number;
   reconcileFailures: number;
@@ -325,7 +327,7 @@ function emptyCounters(): FlowServiceCounters {
     snapshotRequestsAnswered: 0, acksReceived: 0, acksLate: 0, publishFailed: 0, deltasReceived: 0, snapshotsReceived: 0, acksSent: 0,
     rebasesSent: 0, rebasesReceived: 0, rebasesUnusable: 0,
     snapshotRequestsSent: 0, staleIgnored: 0, malformedDropped: 0, busDropped: 0, takeovers: 0, takeoverRepairs: 0, takeoversFromSwitch: 0,
-    mirrorDistrusted: 0, adopted: 0,
+    mirrorDistrusted: 0, adopted: 0, expiredBySwitch: 0,
     audits: 0, auditRepairs: 0, reconcileFailures: 0, modelDisagreements: 0,
   };
 }
@@ -466,6 +468,9 @@ export class FlowService implements FlowProgrammer {
           const lane = this.#lanes.get(datapathId);
           if (lane) lane.readyTerm = undefined; // someone else may write there until we get it back
         }
+      },
+      message: (datapathId, message) => {
+        if (message.type === 'FLOW_REMOVED') this.#onFlowRemoved(datapathId, message);
       },
     };
     for (const e of Object.keys(this.#listeners) as FlowSwitchEvent[]) this.#switches.on(e, this.#listeners[e] as never);
@@ -901,6 +906,36 @@ export class FlowService implements FlowProgrammer {
     });
     if (current && !this.#publishDeltas(deltas)) this.#sendSnapshot(log, rep.slaves());
     for (const [req, version] of acking) this.#awaitAcks(req, lane.device, version);
+  }
+
+  /**
+   * A switch reports that a flow of ours timed out (it was installed with OFPFF_SEND_FLOW_REM): the
+   * table drops it too, and the mirrors with it, instead of holding it until the next audit.
+   * Handled at once, in the order the switch sent it: a batch whose barrier is still awaited is
+   * applied to the table after this, as the switch applied it after the expiry. Only timeouts: a
+   * removal by a DELETE is either ours (the table applies it with its request) or someone else's
+   * (the audit puts the flow back). Only the entry with this identity AND this cookie goes: one
+   * replaced meanwhile by an ADD with another cookie stays. Not during a takeover (its
+   * reconciliation drops timed entries the switch no longer has).
+   */
+  #onFlowRemoved(dpid: bigint, m: FlowRemovedMessage): void {
+    if (m.reason !== OFP.OFPRR_IDLE_TIMEOUT && m.reason !== OFP.OFPRR_HARD_TIMEOUT) return;
+    const rep = this.#replicator;
+    const lane = this.#lanes.get(dpid);
+    if (this.#closed || this.#role !== 'master' || !rep || !lane || lane.readyTerm !== rep.term) return;
+    const log = rep.device(lane.device);
+    const applied = log.apply({
+      type: 'FLOW_MOD', xid: 0, cookie: m.cookie, cookieMask: 0xffffffffffffffffn, tableId: m.tableId, command: OFP.OFPFC_DELETE_STRICT,
+      idleTimeout: 0, hardTimeout: 0, priority: m.priority, bufferId: OFP.OFP_NO_BUFFER, outPort: OFP.OFPP_ANY, outGroup: OFP.OFPG_ANY,
+      flags: 0, match: m.match, instructions: [],
+    });
+    if (!applied.ok || !applied.delta) return;
+    this.#counters.expiredBySwitch++;
+    this.#log.debug('the switch reported a flow expired: dropped from the table', {
+      event: 'flow_expired', dpid: lane.device, priority: m.priority, table_id: m.tableId, reason: m.reason === OFP.OFPRR_IDLE_TIMEOUT ? 'idle_timeout' : 'hard_timeout',
+      version: applied.delta.version,
+    });
+    if (!this.#publishDeltas([applied.delta])) this.#sendSnapshot(log, rep.slaves());
   }
 
   #sendError(error: unknown, dpid: bigint): Error {

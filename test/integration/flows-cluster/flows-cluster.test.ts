@@ -240,6 +240,29 @@ describe('flows under a cluster (real RabbitMQ, Open vSwitch, CLI processes)', f
     expect(failed).to.deep.equal([])
   })
 
+  it('flows that time out on the switch (hard_timeout, flags send_flow_rem) leave the table and every mirror without waiting for an audit', async () => {
+    const sc = await env.start({ids: [1, 2, 3], bridges: 1})  // the default audit: once a minute
+    const master = sc.master()
+    const api = apis(sc)
+    const [bridge] = sc.bridges as [Bridge]
+    const lasting = [0, 1].map((i) => addBody(testFlow(i, bridge)))
+    const timed = [2, 3, 4].map((i) => ({...addBody(testFlow(i, bridge)), hard_timeout: 1, flags: 1}))
+    await postAll(api.get(sc.successorOf(master).id)!, 'add', [...lasting, ...timed])
+    const flowsOf = async (id: number) => (await tablePositions(api.get(id)!, [bridge.dpidHex]))[bridge.dpidHex]!.split('/')[2]
+    expect(await flowsOf(master.id)).to.equal('5')
+    // OVS expires them within a second or two of their hard timeout and tells the master.
+    await waitFor('the table and the mirrors to drop the expired flows', async () => {
+      const counts = await Promise.all(sc.running().map((m) => flowsOf(m.id)))
+      return counts.every((n) => n === '2') || undefined
+    }, {timeoutMs: 8_000, intervalMs: 100})
+    expect(await switchLines(sc.lab, bridge)).to.have.length(2)
+    const positions = await Promise.all(sc.running().map((m) => tablePositions(api.get(m.id)!, [bridge.dpidHex])))
+    expect(new Set(positions.map((p) => JSON.stringify(p))).size, 'every mirror at the master\'s version').to.equal(1)
+    const view = await clusterView(api.get(master.id)!)
+    expect((view.flows as unknown as {counters: Record<string, number>}).counters.expired_by_switch).to.equal(3)
+    expect(linesSince(master, 0, 'flow_audit'), 'no audit did it').to.deep.equal([])
+  })
+
   it('malformed backup and RPC messages on the bus are dropped and counted, never applied, and never crash anyone', async () => {
     const sc = await env.start({ids: [1, 2, 3], bridges: 2})
     const master = sc.master()

@@ -15,7 +15,7 @@ import {ForeignCookieError, FlowServiceConfigError, InstanceNotMasterError, Swit
 import {FlowService, type FlowServiceStats} from '../../../../src/flows/service/flow-service.js';
 import type {FlowServiceSettings} from '../../../../src/flows/service/settings.js';
 import {backupRoutingKey, instanceRoutingKey, SNAPSHOT_PART, snapshotMessages} from '../../../../src/flows/service/wire.js';
-import {OFP, applyActions, flowMod, match, output, type FlowModMessage} from '../../../../src/openflow/codec.js';
+import {OFP, applyActions, flowMod, match, output, type FlowModMessage, type FlowRemovedMessage} from '../../../../src/openflow/codec.js';
 import {FakeNetwork, FakeSwitches} from './fake-switches.js';
 
 const NS = {value: 0xf100_0000_0000_0000n, mask: 0xff00_0000_0000_0000n};
@@ -768,6 +768,37 @@ describe('FlowService', function () {
       expect(await inFlight).to.be.instanceOf(ProgramTimeoutError);
       expect(a!.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: 1});
       expect(keysOf(a!.svc.tableOf(D1)!)).to.deep.equal(['1:f100000000000001']);
+    });
+  });
+
+  describe('flows the switch reports expired (FLOW_REMOVED)', function () {
+    it('a timed-out flow leaves the table and the mirrors; another cookie, a DELETE or an unknown flow change nothing', async function () {
+      const [a, b] = await cluster();
+      await Promise.all([a!.svc.program(D1, add(1)), a!.svc.program(D1, add(2)), flush()]);
+      const e1 = a!.svc.tableOf(D1)!.entries().find((e) => e.priority === 1)!;
+      const removed = (over: Partial<FlowRemovedMessage> = {}): FlowRemovedMessage => ({
+        type: 'FLOW_REMOVED', xid: 0, cookie: e1.cookie, priority: 1, reason: OFP.OFPRR_HARD_TIMEOUT, tableId: 0, durationSec: 5, durationNsec: 0,
+        idleTimeout: 0, hardTimeout: 5, packetCount: 0n, byteCount: 0n, match: e1.match, ...over,
+      });
+      const before = a!.svc.positionOf(D1)!;
+      a!.sw.emit('message', D1, removed({cookie: e1.cookie ^ 1n})); // replaced meanwhile by an ADD with another cookie
+      a!.sw.emit('message', D1, removed({reason: OFP.OFPRR_DELETE})); // ours, or someone's by hand: not an expiry
+      a!.sw.emit('message', D1, removed({priority: 99})); // not in the table
+      await flush();
+      expect(a!.svc.positionOf(D1)).to.deep.equal(before);
+      expect(counters(a!).expiredBySwitch).to.equal(0);
+
+      a!.sw.emit('message', D1, removed({reason: OFP.OFPRR_IDLE_TIMEOUT}));
+      await flush();
+      expect(a!.svc.tableOf(D1)!.entries().map((e) => e.priority)).to.deep.equal([2]);
+      expect(a!.svc.positionOf(D1)).to.deep.equal({term: TERM1, version: before.version + 1});
+      expect(counters(a!).expiredBySwitch).to.equal(1);
+      expect(b!.svc.positionOf(D1)).to.deep.equal(a!.svc.positionOf(D1));
+      expect(b!.svc.tableOf(D1)!.equals(a!.svc.tableOf(D1)! as FlowTable)).to.equal(true);
+      // A slave ignores what a switch tells it: it follows the master.
+      b!.sw.emit('message', D1, removed({priority: 2, match: a!.svc.tableOf(D1)!.entries()[0]!.match, cookie: a!.svc.tableOf(D1)!.entries()[0]!.cookie}));
+      await flush();
+      expect(b!.svc.tableOf(D1)!.size).to.equal(1);
     });
   });
 
