@@ -57,6 +57,7 @@ import {
   parseSnapshotPart, snapshotMessages,
 } from './wire.js';
 import {TurnQueue} from './turns.js';
+import {REHEARSAL_FLOWS, REHEARSAL_MIN_FLOWS, REHEARSAL_ROUNDS, rehearseTakeover} from './rehearsal.js';
 
 // ---------------------------------------------------------------------------------------------
 // What the service needs from the switches (SwitchRegistry satisfies it)
@@ -367,6 +368,8 @@ export class FlowService implements FlowProgrammer {
   #knownMaster: {id: number; term: number} | undefined;
 
   readonly #lanes = new Map<bigint, Lane>();
+  /** Whether this process rehearsed a takeover already (#maybeRehearseTakeover). */
+  #rehearsed = false;
   /** The CPU part of reconciliations (takeovers, audits), one switch at a time. */
   readonly #reconcileTurns = new TurnQueue();
   /**
@@ -1386,6 +1389,8 @@ export class FlowService implements FlowProgrammer {
     // A run of many versions (a batch) is acknowledged at once: the runs after it in the same read
     // from the socket would otherwise hold its ack back (and the requests waiting for it).
     if (out.position) this.#queueAck(m.device, master, m.type !== 'flow-delta' || m.version - firstVersion(m) + 1 >= ACK_AT_ONCE_VERSIONS);
+    // As early as possible in a slave's life: not when it may be promoted at any moment.
+    if (!this.#rehearsed && this.#role === 'slave' && (out.changes.length > 0 || m.type === 'flow-snapshot')) this.#maybeRehearseTakeover();
   }
 
   #trustOnSnapshot(device: string, term: number, slaves: number[] | undefined): void {
@@ -1488,6 +1493,41 @@ export class FlowService implements FlowProgrammer {
       }
     }
     this.#assembler.expire(now, 3 * this.#settings.backupPeriodMs);
+  }
+
+  /** Once in this process's life, as soon as its mirror holds enough flows (see rehearsal.ts). */
+  #maybeRehearseTakeover(): void {
+    if (this.#rehearsed) return;
+    let largest: FlowTable | undefined;
+    for (const table of this.#mirror.tables().values()) if (!largest || table.size > largest.size) largest = table;
+    if (!largest || largest.size < REHEARSAL_MIN_FLOWS) return;
+    this.#rehearsed = true;
+    const entries: FlowEntry[] = [];
+    for (const [, entry] of largest.keyedUnordered()) {
+      entries.push(entry);
+      if (entries.length === REHEARSAL_FLOWS) break;
+    }
+    const ownedCookie = this.#settings.ownedCookie;
+    const started = this.#now();
+    let rounds = 0;
+    let inLine = 0;
+    const round = (): void => {
+      if (this.#closed || this.#role !== 'slave') return;
+      try {
+        inLine = rehearseTakeover(entries, ownedCookie);
+      } catch (error) {
+        this.#log.warn('rehearsing a takeover failed (a real one would take the same path)', {event: 'flow_internal_error', error: errorText(error)});
+        return;
+      }
+      if (++rounds < REHEARSAL_ROUNDS) {
+        setImmediate(round);
+        return;
+      }
+      this.#log.debug('rehearsed a takeover on copies of the mirror', {
+        event: 'flow_takeover_rehearsed', flows: entries.length, in_line: inLine, rounds, ms: Math.round(this.#now() - started),
+      });
+    };
+    setImmediate(round);
   }
 
   /**

@@ -802,6 +802,28 @@ describe('FlowService', function () {
     });
   });
 
+  describe('a slave rehearses a takeover', function () {
+    it('once, as soon as its mirror holds enough flows, on copies: no switch asked, no mirror changed, nothing sent', async function () {
+      const [a, b] = await cluster({settings: {backupPeriodMs: 1000}});
+      await Promise.all([a!.svc.program(D1, add(1)), flush()]);
+      await flush(2_500); // a mirror of one flow: too small to bother
+      expect(b!.log.lines.filter((l) => l.event === 'flow_takeover_rehearsed')).to.have.length(0);
+      const sent = await spy(instanceRoutingKey('d', 1));
+      await Promise.all([...Array.from({length: 60}, (_, i) => a!.svc.program(D1, add(100 + i))), flush()]);
+      const position = b!.svc.positionOf(D1);
+      await flush();
+      const rehearsed = b!.log.lines.filter((l) => l.event === 'flow_takeover_rehearsed');
+      expect(rehearsed).to.have.length(1);
+      expect(rehearsed[0]).to.include({flows: 61, in_line: 61, rounds: 6});
+      expect(b!.sw.statsCalls, 'flow stats asked of a switch').to.equal(0);
+      expect(b!.svc.positionOf(D1)).to.deep.equal(position);
+      expect(b!.svc.tableOf(D1)!.equals(a!.svc.tableOf(D1)! as FlowTable)).to.equal(true);
+      expect(sent.filter((m) => m.from === '2' && m.type !== 'flow-ack'), 'what the slave sent the master besides its acks').to.deep.equal([]);
+      await flush(3_000);
+      expect(b!.log.lines.filter((l) => l.event === 'flow_takeover_rehearsed'), 'once only').to.have.length(1);
+    });
+  });
+
   describe('takeover: mirror trust', function () {
     function modifyOut(priority: number, out: number): FlowModMessage {
       return {...add(priority, priority, out), command: OFP.OFPFC_MODIFY_STRICT, cookieMask: 0xffff_ffff_ffff_ffffn};
