@@ -14,6 +14,7 @@ import {FlowGateway, MasterChangedError, roleFromElection, type GatewayRole} fro
 import {FLOW_RPC_VERSION, RemoteInternalError, flowModToJson, rpcReplyKey, rpcRequestKey} from '../../../src/northbound/flow-rpc.js'
 import {OFP, type FlowModMessage} from '../../../src/openflow/codec.js'
 import {rejection, sampleFlowMod, until} from './fixtures.js'
+import {LoopTurns} from '../../helpers/loop-turns.js'
 
 interface Call {
   dpid: bigint
@@ -26,10 +27,9 @@ interface Call {
 /** A flow service that records calls; by default answers at once, or holds them for the test to answer. */
 class FakeService implements FlowProgrammer {
   readonly calls: Call[] = []
+  private readonly loop = new LoopTurns()
   /** Per call, the synchronous stretch it was made in: calls made in one loop share one. */
-  readonly turns: number[] = []
-  private turn = 0
-  private turnOpen = false
+  readonly turns = this.loop.turns
   hold = false
   fail: Error | undefined
   /** Fails the calls it returns an error for. */
@@ -37,14 +37,7 @@ class FakeService implements FlowProgrammer {
   constructor(readonly instId: number, public term = 65536 + instId) {}
 
   program(dpid: bigint, flowMod: FlowModMessage, options?: ProgramOptions): Promise<ProgramResult> {
-    if (!this.turnOpen) {
-      this.turnOpen = true
-      queueMicrotask(() => {
-        this.turn++
-        this.turnOpen = false
-      })
-    }
-    this.turns.push(this.turn)
+    this.loop.mark()
     return new Promise((resolve, reject) => {
       this.calls.push({dpid, flowMod, options, resolve, reject})
       if (this.hold) return

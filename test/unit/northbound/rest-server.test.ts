@@ -17,24 +17,17 @@ import {buildRestApp, DEFAULT_BATCH_BODY_LIMIT, RestServer, type RestAppOptions,
 import {OFP, type FlowModMessage, type FlowStats, type FlowStatsFilter} from '../../../src/openflow/codec.js'
 import {SwitchTimeoutError} from '../../../src/openflow/connection.js'
 import {SwitchNotConnectedError} from '../../../src/openflow/roles.js'
+import {LoopTurns} from '../../helpers/loop-turns.js'
 
 class FakeProgrammer implements FlowProgrammer {
   readonly calls: Array<{dpid: bigint, flowMod: FlowModMessage, options: ProgramOptions | undefined}> = []
+  private readonly loop = new LoopTurns()
   /** Per call, the synchronous stretch it was made in: calls made in one loop share one. */
-  readonly turns: number[] = []
-  private turn = 0
-  private turnOpen = false
+  readonly turns = this.loop.turns
   fail: Error | undefined
   failWhen: ((dpid: bigint, flowMod: FlowModMessage) => Error | undefined) | undefined
   async program(dpid: bigint, flowMod: FlowModMessage, options?: ProgramOptions): Promise<ProgramResult> {
-    if (!this.turnOpen) {
-      this.turnOpen = true
-      queueMicrotask(() => {
-        this.turn++
-        this.turnOpen = false
-      })
-    }
-    this.turns.push(this.turn)
+    this.loop.mark()
     this.calls.push({dpid, flowMod, options})
     const fail = this.fail ?? this.failWhen?.(dpid, flowMod)
     if (fail) throw fail
