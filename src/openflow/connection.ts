@@ -1196,7 +1196,8 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
     this.datapathId = features.datapathId;
     this.features = features;
     this.stateValue = 'ready';
-    this.logger.info('switch connected', {
+    // Debug: the registry logs the switch at info once its role is asserted (one line per event).
+    this.logger.debug('switch connected', {
       datapathId: formatDpid(features.datapathId), address: this.address, tables: features.nTables,
     });
     this.emit('ready', {datapathId: features.datapathId, features});
@@ -1301,7 +1302,10 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
     for (const item of this.behind.splice(0)) if (!(item instanceof Writer)) item.fail(closed);
     for (const waiter of this.writableWaiters.splice(0)) waiter(); // each stream then sees the close
     for (const waiter of this.flushWaiters.splice(0)) waiter();
-    this.logger.info('switch disconnected', {datapathId: formatDpid(this.datapathId), address: this.address, reason});
+    // A switch the handshake identified is logged at info by the registry; a connection that
+    // never got that far (a port scan, garbage, a wrong protocol) only here.
+    const level = this.datapathId === undefined ? 'info' : 'debug';
+    this.logger[level]('switch disconnected', {datapathId: formatDpid(this.datapathId), address: this.address, reason});
     this.resolveClosed(reason);
     this.emit('closed', reason);
   }
