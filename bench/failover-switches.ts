@@ -64,7 +64,7 @@ const ROLE_TIMEOUT_MS = 30_000
 
 export async function runSwitchFailover(options: SwitchFailoverOptions): Promise<SwitchFailoverResult> {
   const {bridges, rounds} = options
-  const broker = options.amqp ? undefined : await startPrivateBroker(await freePort())
+  const broker = options.amqp ? undefined : await startPrivateBroker(await freePort(), {stopWithThisProcess: true})
   const lab = options.lab ?? await OvsLab.start()
   const n = ++runCounter
   let sc: SwitchCluster | undefined
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
   if (counts.some((c) => !Number.isInteger(c) || c < 1) || !Number.isInteger(rounds) || rounds < 1) {
     throw new Error('usage: failover-switches.ts --bridges N[,M...] --rounds R')
   }
-  const broker = await startPrivateBroker(await freePort())
+  const broker = await startPrivateBroker(await freePort(), {stopWithThisProcess: true})
   const lab = await OvsLab.start()
   const results: SwitchFailoverResult[] = []
   try {

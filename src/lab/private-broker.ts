@@ -34,7 +34,11 @@ export function portAnswers(port: number, host = '127.0.0.1'): Promise<boolean> 
 export interface PrivateBrokerOptions {
   /** Erlang distribution port; rabbitmq/start's default is the AMQP port + 20000. */
   distPort?: number
-  /** Stop the node when this process exits, however it exits (rabbitmq/start leaves a watcher). */
+  /**
+   * Stop the node when this process exits, however it exits (rabbitmq/start leaves a watcher), and
+   * purge its folder: a node tied to one process's life (a benchmark's) has no data worth keeping,
+   * so stop() purges it as well.
+   */
   stopWithThisProcess?: boolean
 }
 
@@ -45,8 +49,9 @@ export interface PrivateBrokerOptions {
 export async function startPrivateBroker(port: number, options: PrivateBrokerOptions = {}): Promise<PrivateBroker> {
   const env: NodeJS.ProcessEnv = {FLOWKEEPER_AMQP_PORT: String(port)}
   if (options.distPort !== undefined) env.FLOWKEEPER_AMQP_DIST_PORT = String(options.distPort)
-  if (options.stopWithThisProcess) env.FLOWKEEPER_AMQP_STOP_WITH_PID = String(process.pid)
   const wasRunning = await portAnswers(port)
+  // Never tie a node someone else runs to this process: it is used as is and left running.
+  if (options.stopWithThisProcess && !wasRunning) env.FLOWKEEPER_AMQP_STOP_WITH_PID = String(process.pid)
   const url = await run('start', [], env, 180_000)
   let stopped = false
   return {
@@ -56,7 +61,7 @@ export async function startPrivateBroker(port: number, options: PrivateBrokerOpt
     async stop() {
       if (stopped || wasRunning) return
       stopped = true
-      await run('stop', [], env, 60_000)
+      await run('stop', options.stopWithThisProcess ? ['--purge'] : [], env, 60_000)
     },
   }
 }

@@ -6,7 +6,7 @@ import {LocalCluster} from '../../lab/local-cluster.js'
 import {startPrivateBroker, type PrivateBroker} from '../../lab/private-broker.js'
 import {OvsLab} from '../../lab/ovs.js'
 import {freePort} from '../../lab/free-port.js'
-import {demoFlows, describeMirrors, installFlows, switchFlowCounts} from '../../lab/lab-flows.js'
+import {demoFlows, describeMirrors, installFlows, missingDemoFlows, switchFlowCounts, waitForMirror} from '../../lab/lab-flows.js'
 import {envName} from '../flags.js'
 
 // Colours only on a terminal: a log captured to a file or CI stays plain text.
@@ -39,6 +39,8 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
   private cluster: LocalCluster | undefined
   private readonly ports = new Map<number, {ofPort: number, apiPort: number}>()
   private tearingDown: Promise<void> | undefined
+  /** What went wrong in the scripted scenario. */
+  private readonly failed: string[] = []
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Lab)
@@ -47,7 +49,8 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
 
     this.say(`starting a private RabbitMQ on port ${flags['amqp-port']} ...`)
     try {
-      this.broker = await startPrivateBroker(flags['amqp-port'])
+      // Tied to this process: even a lab killed with SIGKILL leaves no broker behind.
+      this.broker = await startPrivateBroker(flags['amqp-port'], {stopWithThisProcess: true})
     } catch (error) {
       this.error((error as Error).message, {exit: 1})
     }
@@ -71,6 +74,8 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     } finally {
       await this.teardown()
     }
+    // A script (CI) running the scenario learns from the exit status whether it held up.
+    if (this.failed.length > 0) this.exit(1)
   }
 
   /** Open vSwitch in user space, bridges br1..brN (datapath ids 1..N), each connected to every instance. */
@@ -184,10 +189,11 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
   private async scripted(bridges: number): Promise<void> {
     const cluster = this.cluster!
     const first = await cluster.waitForSingleMaster(30_000)
+    let acknowledged: Array<Record<string, unknown>> = []
     if (bridges > 0) {
       await this.waitForSwitchRoles(bridges, 15_000)
       this.say(`every instance is connected to the ${bridges} bridge(s): the master as MASTER, the others as SLAVE`)
-      await this.demoInstallFlows(first.id, bridges)
+      acknowledged = await this.demoInstallFlows(first.id, bridges)
     }
     this.say(`instance ${first.id} is master (term ${first.term}); in 1 s it is killed with SIGKILL`)
     await new Promise((resolve) => setTimeout(resolve, 1000))
@@ -199,14 +205,27 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
       `${Math.round(promotion.ts - killedAt)} ms after the kill`)
     await this.showSwitchRoles(next)
     if (bridges > 0) {
-      this.say(`flows on the switches after the takeover: ${await switchFlowCounts(this.ovs!, bridges)} (every acknowledged flow is still there)`)
+      const missing = await missingDemoFlows(this.ovs!, acknowledged)
+      this.say(`flows on the switches after the takeover: ${await switchFlowCounts(this.ovs!, bridges)} ` +
+        (missing.length === 0 ? `(all ${acknowledged.length} acknowledged flows are still there)` : `(MISSING ${missing.length} acknowledged: ${missing.join(', ')})`))
+      if (missing.length > 0) this.failed.push(`${missing.length} acknowledged flow(s) missing after the takeover`)
       for (const line of await describeMirrors(this.apis())) this.say(`  ${line}`)
     }
     this.say(`restarting instance ${first.id}: it joins as slave, the master stays`)
     const back = this.startInstance(first.id)
     await back.waitForRole('slave', 30_000)
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    this.say('scenario done; tearing down')
+    if (bridges > 0) {
+      const apis = this.apis()
+      const caughtUp = await waitForMirror(apis.get(back.id)!, apis.get(next.id)!, 10_000)
+      this.say(caughtUp
+        ? `instance ${back.id} is a slave again and mirrors every table of master ${next.id}:`
+        : `instance ${back.id} is a slave again, but its mirror has not caught up with master ${next.id} within 10 s:`)
+      if (!caughtUp) this.failed.push(`instance ${back.id}'s mirror did not catch up`)
+      for (const line of await describeMirrors(new Map([[back.id, apis.get(back.id)!]]))) this.say(`  ${line}`)
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    this.say(this.failed.length === 0 ? 'scenario done; tearing down' : `scenario FAILED (${this.failed.join('; ')}); tearing down`)
   }
 
   /** Interactive lab: the demo flows go in once the cluster has settled. */
@@ -234,9 +253,10 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
   }
 
   /** Installs a few flows through a slave (forwarded to the master) and shows every mirror has them. */
-  private async demoInstallFlows(masterId: number, bridges: number): Promise<void> {
+  /** Returns the flows the cluster acknowledged. */
+  private async demoInstallFlows(masterId: number, bridges: number): Promise<Array<Record<string, unknown>>> {
     const slave = this.cluster!.running().find((m) => m.id !== masterId)
-    if (!slave) return
+    if (!slave) return []
     const flows = demoFlows(bridges)
     const api = this.apis().get(slave.id)!
     this.say(`installing ${flows.length} flows through instance ${slave.id}'s REST API (a slave: it forwards them to the master): POST ${api}/stats/flowentry/add`)
@@ -244,6 +264,7 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     this.say(`${installed.acknowledged} acknowledged by master ${installed.masterId ?? '?'}` +
       `${installed.failed.length ? `, ${installed.failed.length} failed: ${installed.failed[0]}` : ''}; on the switches: ${await switchFlowCounts(this.ovs!, bridges)}`)
     for (const line of await describeMirrors(this.apis())) this.say(`  ${line}`)
+    return installed.acknowledgedFlows
   }
 
   /** What the master's REST API says about its switches, a moment after it took over. */
