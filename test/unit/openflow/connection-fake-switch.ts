@@ -3,7 +3,10 @@
  * answers HELLO, FEATURES_REQUEST and echo requests unless told not to, records everything it
  * receives, and lets a test send any message or raw bytes, in any chunking.
  */
+import {once} from 'node:events';
 import {connect, type Socket} from 'node:net';
+import type {ConnectionOptions, SwitchConnection} from '../../../src/openflow/connection.js';
+import {SwitchListener} from '../../../src/openflow/listener.js';
 import {OfFramer, decodeMessage, encodeMessage, type OfMessage, type OfMessageOf, type OfMessageType} from '../../../src/openflow/codec.js';
 
 export interface FakeSwitchOptions {
@@ -172,4 +175,46 @@ export class FakeSwitch {
     if (waiter >= 0) this.waiters.splice(waiter, 1)[0]!.resolve(message);
     else this.received.push(message);
   }
+}
+
+/**
+ * Fake switches on loopback, per test, for a describe block: the first connect of a test starts a
+ * listener with that call's connection options; every switch and the listener are closed after
+ * each test, whether it passed or not.
+ */
+export function fakeSwitchesPerTest() {
+  let listener: SwitchListener | undefined;
+  let switches: FakeSwitch[] = [];
+  let accepted: SwitchConnection[] = [];
+  beforeEach(() => {
+    switches = [];
+    accepted = [];
+    listener = undefined;
+  });
+  afterEach(async () => {
+    for (const sw of switches) sw.close();
+    await listener?.close();
+  });
+
+  /** A fake switch connected, and the controller's side of the connection (maybe mid-handshake). */
+  async function connectSwitch(opts: FakeSwitchOptions = {}, connectionOptions: ConnectionOptions = {}) {
+    if (!listener) {
+      listener = await SwitchListener.listen({host: '127.0.0.1', port: 0, connection: connectionOptions});
+      listener.on('connection', (c: SwitchConnection) => accepted.push(c));
+    }
+    const before = accepted.length;
+    const sw = await FakeSwitch.connect(listener.port, opts);
+    switches.push(sw);
+    while (accepted.length === before) await new Promise((resolve) => setImmediate(resolve));
+    return {sw, conn: accepted[accepted.length - 1]!};
+  }
+
+  /** connectSwitch, once the handshake is done. */
+  async function readySwitch(opts: FakeSwitchOptions = {}, connectionOptions: ConnectionOptions = {}) {
+    const {sw, conn} = await connectSwitch(opts, connectionOptions);
+    if (conn.state !== 'ready') await once(conn, 'ready');
+    return {sw, conn};
+  }
+
+  return {connectSwitch, readySwitch};
 }

@@ -1,5 +1,4 @@
 import {expect} from 'chai';
-import {once} from 'node:events';
 import {monitorEventLoopDelay} from 'node:perf_hooks';
 import type {Socket} from 'node:net';
 import {
@@ -13,9 +12,8 @@ import {
   indexOfXid,
   type ConnectionOptions,
 } from '../../../src/openflow/connection.js';
-import {SwitchListener} from '../../../src/openflow/listener.js';
 import {EncodeError, OFP, applyActions, flowMod, match, output, type OfMessage} from '../../../src/openflow/codec.js';
-import {FakeSwitch, type FakeSwitchOptions} from './connection-fake-switch.js';
+import {fakeSwitchesPerTest, type FakeSwitchOptions} from './connection-fake-switch.js';
 
 /** A FLOW_MOD whose cookie says its index (how the fake switch's sink checks the order). */
 function mod(i: number) {
@@ -42,32 +40,11 @@ async function maxEventLoopBlockMs(run: () => Promise<void>): Promise<number> {
 
 describe('SwitchConnection output: coalesced writes, bounded queues, streamed batches and bundles', function () {
   this.timeout(120_000);
-  let listener: SwitchListener | undefined;
-  let switches: FakeSwitch[];
-  let accepted: SwitchConnection[];
+  const switches = fakeSwitchesPerTest();
 
-  beforeEach(() => {
-    switches = [];
-    accepted = [];
-    listener = undefined;
-  });
-
-  afterEach(async () => {
-    for (const sw of switches) sw.close();
-    await listener?.close();
-  });
-
+  /** A switch past the handshake whose FEATURES_REQUEST was read (so its `next` sees what follows). */
   async function readySwitch(opts: FakeSwitchOptions = {}, connectionOptions: ConnectionOptions = {}) {
-    if (!listener) {
-      listener = await SwitchListener.listen({host: '127.0.0.1', port: 0, connection: connectionOptions});
-      listener.on('connection', (c) => accepted.push(c));
-    }
-    const before = accepted.length;
-    const sw = await FakeSwitch.connect(listener.port, opts);
-    switches.push(sw);
-    while (accepted.length === before) await tick();
-    const conn = accepted.at(-1)!;
-    if (conn.state !== 'ready') await once(conn, 'ready');
+    const {sw, conn} = await switches.readySwitch(opts, connectionOptions);
     await sw.next('FEATURES_REQUEST');
     return {sw, conn};
   }

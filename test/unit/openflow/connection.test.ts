@@ -7,11 +7,9 @@ import {
   SwitchTimeoutError,
   connectionSettings,
   joinMultipartBodies,
-  type ConnectionOptions,
 } from '../../../src/openflow/connection.js';
-import {SwitchListener} from '../../../src/openflow/listener.js';
 import {OFP, encodeMessage, flowMod, type FlowStats, type OfMessage} from '../../../src/openflow/codec.js';
-import {FakeSwitch, type FakeSwitchOptions} from './connection-fake-switch.js';
+import {fakeSwitchesPerTest, type FakeSwitchOptions} from './connection-fake-switch.js';
 
 function flowStats(priority: number): FlowStats {
   return {
@@ -21,42 +19,7 @@ function flowStats(priority: number): FlowStats {
 }
 
 describe('SwitchConnection (against a fake switch on loopback TCP)', function () {
-  let listener: SwitchListener | undefined;
-  let switches: FakeSwitch[];
-  let accepted: SwitchConnection[];
-
-  beforeEach(() => {
-    switches = [];
-    accepted = [];
-    listener = undefined;
-  });
-
-  afterEach(async () => {
-    for (const sw of switches) sw.close();
-    await listener?.close();
-  });
-
-  /**
-   * Connects a fake switch and returns it with the controller's side of the connection. The
-   * first call of a test starts the listener, with that call's connection options.
-   */
-  async function connectSwitch(opts: FakeSwitchOptions = {}, connectionOptions: ConnectionOptions = {}) {
-    if (!listener) {
-      listener = await SwitchListener.listen({host: '127.0.0.1', port: 0, connection: connectionOptions});
-      listener.on('connection', (c) => accepted.push(c));
-    }
-    const before = accepted.length;
-    const sw = await FakeSwitch.connect(listener.port, opts);
-    switches.push(sw);
-    while (accepted.length === before) await new Promise((resolve) => setImmediate(resolve));
-    return {sw, conn: accepted[accepted.length - 1]!};
-  }
-
-  async function readySwitch(opts: FakeSwitchOptions = {}, connectionOptions: ConnectionOptions = {}) {
-    const {sw, conn} = await connectSwitch(opts, connectionOptions);
-    if (conn.state !== 'ready') await once(conn, 'ready');
-    return {sw, conn};
-  }
+  const {connectSwitch, readySwitch} = fakeSwitchesPerTest();
 
   describe('handshake', () => {
     it('sends HELLO with a version bitmap of 1.3 only, then FEATURES_REQUEST, and reports the datapath id', async () => {
