@@ -33,7 +33,7 @@ import {
 import type {Logger} from '../log.js'
 import {OFP, type FlowModMessage} from '../openflow/codec.js'
 import {
-  RemoteInternalError, batchReplyToJson, batchRequestToJson, errorFromRpc, errorToRpc, parseFlowRpcMessage, replyToJson,
+  RemoteInternalError, batchReplyToJson, batchRequestText, errorFromRpc, errorToRpc, parseFlowRpcMessage, replyToJson,
   requestToJson, rpcReplyKey, rpcRequestKey, splitBatch,
   type FlowRpcBatchReply, type FlowRpcBatchRequest, type FlowRpcError, type FlowRpcOutcome, type FlowRpcReply, type FlowRpcRequest,
 } from './flow-rpc.js'
@@ -142,7 +142,7 @@ interface Pending {
   batch: boolean
   items: ProgramItem[]
   /** batch: the items as written on the wire, by index (kept for resends). */
-  encoded: Array<Record<string, unknown>> | undefined
+  encoded: string[] | undefined
   /** Per item, its outcome once known: a replay may settle some items before the others. */
   outcomes: Array<ProgramOutcome | undefined>
   /** Indices of the items not yet settled, in order: what the next attempt carries. */
@@ -371,7 +371,7 @@ export class FlowGateway implements FlowProgrammer {
   // ---- the requester's side ----
 
   /** Starts forwarding `items` to `target` as one request (batch: `encoded` given). */
-  private forward(items: ProgramItem[], encoded: Array<Record<string, unknown>> | undefined, timeoutMs: number, target: Target, done: (outcomes: ProgramOutcome[]) => void): void {
+  private forward(items: ProgramItem[], encoded: string[] | undefined, timeoutMs: number, target: Target, done: (outcomes: ProgramOutcome[]) => void): void {
     const p: Pending = {
       state: 'waiting', id: '', batch: encoded !== undefined, items, encoded, outcomes: items.map(() => undefined), open: items.map((_, i) => i),
       timeoutMs, deadline: this.nowMs() + timeoutMs, target: undefined, gaveUpOn: undefined, sawNoMaster: false, attempts: 0, outcomeUnknown: false,
@@ -434,7 +434,7 @@ export class FlowGateway implements FlowProgrammer {
     const masterMs = Math.max(1, Math.round(Math.max(remaining / 2, remaining - this.replyMarginMs)))
     const envelope = {domain: this.domain, id: p.id, from: this.node, fromInst: this.instId, to: target.masterId, term: target.term, timeoutMs: masterMs}
     const body = p.batch
-      ? batchRequestToJson(envelope, p.open.map((i) => p.encoded![i]!))
+      ? batchRequestText(envelope, p.open.map((i) => p.encoded![i]!))
       : requestToJson({...envelope, dpid: p.items[0]!.dpid, flowMod: p.items[0]!.flowMod})
     const sent = this.bus.publish(rpcRequestKey(this.domain, target.masterId), body)
     if (!sent) {

@@ -14,6 +14,7 @@
 // `node` is a random name each gateway draws at construction: it does not change when the election
 // regenerates an instance id, and nobody else's replies reach it. Election (c.{domain}.discover) and
 // backup (c.{domain}.flows.backup / ack ...) keys never match these patterns.
+import {JsonText} from '../bus/codec.js'
 import type {FlowModMessage} from '../openflow/codec.js'
 import {
   JsonShapeError, instructionToJson, instructionsFromJson, isRecord, matchFromJson, matchToJson, u64String, uint,
@@ -222,17 +223,21 @@ export function replyToJson(r: Omit<FlowRpcReply, 'type'>): Record<string, unkno
   return out
 }
 
-/** One entry of a batch request as it goes on the wire (splitBatch measures these). */
+/** One entry of a batch request as it goes on the wire. */
 export function batchEntryToJson(e: {dpid: bigint, flowMod: FlowModMessage}): Record<string, unknown> {
   return {dpid: dpidHex(e.dpid), flowMod: flowModToJson(e.flowMod)}
 }
 
-/** A batch request; `entries` already written with batchEntryToJson (as splitBatch returns them). */
-export function batchRequestToJson(r: Omit<FlowRpcBatchRequest, 'type' | 'entries'>, entries: Array<Record<string, unknown>>): Record<string, unknown> {
-  return {
+/**
+ * A batch request as JSON text, its entries given as the JSON text splitBatch wrote (and measured)
+ * for each: they are spliced in, not serialised a second time.
+ */
+export function batchRequestText(r: Omit<FlowRpcBatchRequest, 'type' | 'entries'>, entries: readonly string[]): JsonText {
+  const head = JSON.stringify({
     v: FLOW_RPC_VERSION, type: 'flow-rpc-batch-request', domain: r.domain, id: r.id, from: r.from, fromInst: r.fromInst,
-    to: r.to, term: r.term, timeoutMs: r.timeoutMs, entries,
-  }
+    to: r.to, term: r.term, timeoutMs: r.timeoutMs,
+  })
+  return new JsonText(`${head.slice(0, -1)},"entries":[${entries.join(',')}]}`)
 }
 
 /** Room left in a batch request for the envelope (ids, domain, numbers): generous, it is a few hundred bytes. */
@@ -247,8 +252,8 @@ const REPLY_BYTES_PER_ENTRY = 512
 export interface SplitBatch {
   /** Indices into the items, per request, in order; each request's entries fit maxBytes together. */
   chunks: number[][]
-  /** Entries written with batchEntryToJson, by index. */
-  encoded: Array<Record<string, unknown>>
+  /** Each entry's JSON text (batchEntryToJson's), by index: what batchRequestText takes. */
+  encoded: string[]
   /** Indices of items too large to go even alone. */
   tooLarge: number[]
 }
@@ -262,14 +267,14 @@ export function splitBatch(items: ReadonlyArray<{dpid: bigint, flowMod: FlowModM
   const budget = maxBytes - BATCH_ENVELOPE_BYTES
   const maxEntries = Math.max(1, Math.floor(maxBytes / REPLY_BYTES_PER_ENTRY))
   const chunks: number[][] = []
-  const encoded: Array<Record<string, unknown>> = []
+  const encoded: string[] = []
   const tooLarge: number[] = []
   let current: number[] = []
   let bytes = 0
   for (let i = 0; i < items.length; i++) {
-    const e = batchEntryToJson(items[i]!)
-    encoded.push(e)
-    const size = Buffer.byteLength(JSON.stringify(e)) + 1 // and a comma
+    const text = JSON.stringify(batchEntryToJson(items[i]!))
+    encoded.push(text)
+    const size = Buffer.byteLength(text) + 1 // and a comma
     if (size > budget) {
       tooLarge.push(i)
       continue
