@@ -58,6 +58,7 @@ import {
 } from './wire.js';
 import {TurnQueue} from './turns.js';
 import {REHEARSAL_FLOWS, REHEARSAL_MIN_FLOWS, REHEARSAL_ROUNDS, rehearseTakeover} from './rehearsal.js';
+import {MirrorTrust} from './mirror-trust.js';
 
 // ---------------------------------------------------------------------------------------------
 // What the service needs from the switches (SwitchRegistry satisfies it)
@@ -403,15 +404,8 @@ export class FlowService implements FlowProgrammer {
   readonly #mirrorBacklog = new Map<string, Array<() => void>>();
   #acksScheduled = false;
   #snapSeq = 0;
-  /**
-   * Slave: device → the term in which its mirror is known in sync with that term's master: it got a
-   * snapshot of that term listing this instance among the slaves whose acks the master waits for,
-   * and nothing since could have made it miss a change (see #distrustAll and #mirrorReceive).
-   */
-  readonly #trust = new Map<string, number>();
-  /** Slave: why a device's mirror is not trusted (latest reason); #distrustWhy for the others. */
-  readonly #distrust = new Map<string, string>();
-  #distrustWhy = 'no snapshot from a master yet';
+  /** Slave: which mirrors a takeover may take for the truth, and why (not). */
+  readonly #trust = new MirrorTrust();
   /** Slave: when the backup timer last ran (a stalled process may have been counted out by the master). */
   #lastTickAt: number;
   /**
@@ -568,23 +562,9 @@ export class FlowService implements FlowProgrammer {
   // Mirror trust (slave): may a takeover take the mirror for the truth?
   // -------------------------------------------------------------------------------------------
 
-  /** Whether the mirror of a device is known in sync with the master of the term it follows, and why (not). */
-  #trustOf(device: string): {trusted: boolean; why: string} {
-    const pos = this.#mirror.position(device);
-    if (!pos) return {trusted: false, why: 'no mirror of this switch'};
-    if (this.#mirror.awaitingSnapshot().includes(device)) return {trusted: false, why: 'a gap in the deltas, not repaired by a snapshot yet'};
-    const t = this.#trust.get(device);
-    if (t === undefined) return {trusted: false, why: this.#distrust.get(device) ?? this.#distrustWhy};
-    if (t !== pos.term) return {trusted: false, why: `no snapshot of term ${pos.term} listing this instance among the master's slaves`};
-    return {trusted: true, why: `in sync with the master of term ${t} (snapshot and contiguous deltas, acks awaited from this instance)`};
-  }
-
   /** Something may have made this instance miss changes: no mirror is trusted until its next snapshot. */
   #distrustAll(why: string): void {
-    const had = this.#trust.size;
-    this.#trust.clear();
-    this.#distrust.clear();
-    this.#distrustWhy = why;
+    const had = this.#trust.revokeAll(why);
     if (had > 0) {
       this.#counters.mirrorDistrusted++;
       this.#log.info('mirrors not trusted until the next snapshots: a takeover would take the switches for the truth', {
@@ -594,8 +574,7 @@ export class FlowService implements FlowProgrammer {
   }
 
   #distrustDevice(device: string, why: string): void {
-    if (this.#trust.delete(device)) this.#counters.mirrorDistrusted++;
-    this.#distrust.set(device, why);
+    if (this.#trust.revoke(device, why)) this.#counters.mirrorDistrusted++;
   }
 
   /**
@@ -623,12 +602,11 @@ export class FlowService implements FlowProgrammer {
     this.#tableTrusted = new Set();
     this.#untrustedWhy = new Map();
     for (const device of this.#mirror.devices()) {
-      const t = this.#trustOf(device);
+      const t = this.#trust.of(device, this.#mirror);
       if (t.trusted) this.#tableTrusted.add(device);
       else this.#untrustedWhy.set(device, t.why);
     }
     this.#trust.clear();
-    this.#distrust.clear();
     let rep: FlowReplicator;
     try {
       rep = FlowReplicator.fromMirror(this.#mirror, {term, ownedCookie});
@@ -1378,7 +1356,7 @@ export class FlowService implements FlowProgrammer {
     }
     if (!this.#knownMaster || m.term >= this.#knownMaster.term) this.#knownMaster = {id: master, term: m.term};
     if (!slaves?.includes(this.instId)) {
-      if (this.#trust.size > 0 || this.#distrustWhy !== NOT_LISTED) this.#distrustAll(NOT_LISTED);
+      if (this.#trust.size > 0 || this.#trust.reasonForAll !== NOT_LISTED) this.#distrustAll(NOT_LISTED);
     } else if (out.status === 'buffered') {
       this.#distrustDevice(m.device, 'a gap in the deltas, not repaired by a snapshot yet');
     } else if (m.type === 'flow-snapshot' || out.status === 'rebased') {
@@ -1397,8 +1375,7 @@ export class FlowService implements FlowProgrammer {
     if (this.#role === 'master' || !slaves?.includes(this.instId)) return;
     const pos = this.#mirror.position(device);
     if (!pos || pos.term !== term || this.#mirror.awaitingSnapshot().includes(device)) return;
-    this.#trust.set(device, term);
-    this.#distrust.delete(device);
+    this.#trust.grant(device, term);
   }
 
   #requestSnapshot(device: string, master: number): void {
@@ -1489,7 +1466,7 @@ export class FlowService implements FlowProgrammer {
     // snapshot: the master's answer lists the slaves it waits for, and trusts it again if listed.
     if (this.#role === 'slave' && this.#knownMaster) {
       for (const device of this.#mirror.devices()) {
-        if (!awaiting.has(device) && !this.#trustOf(device).trusted) this.#requestSnapshot(device, this.#knownMaster.id);
+        if (!awaiting.has(device) && !this.#trust.of(device, this.#mirror).trusted) this.#requestSnapshot(device, this.#knownMaster.id);
       }
     }
     this.#assembler.expire(now, 3 * this.#settings.backupPeriodMs);
@@ -1842,7 +1819,7 @@ export class FlowService implements FlowProgrammer {
           dpid: device, switchRole, term: pos?.term, version: pos?.version ?? 0, size: this.#mirror.table(device)?.size ?? 0,
           buffered: this.#mirror.bufferedDeltas(device), awaitingSnapshot: this.#mirror.awaitingSnapshot().includes(device),
           ...(() => {
-            const t = this.#trustOf(device);
+            const t = this.#trust.of(device, this.#mirror);
             return {trusted: t.trusted, trust: t.why};
           })(),
         });
