@@ -39,7 +39,7 @@ import {
 import {NotMasterError, SwitchNotConnectedError, type HeldRole} from '../../openflow/roles.js';
 import type {RegistryEvents} from '../../openflow/switch-registry.js';
 import {
-  FlowTable, cookieInNamespace, entryFromFlowStats, entryFromJson, entryToJson, validateFlowMod, flowKey, type FlowChange, type FlowEntry, type FlowEntryJson, type TableEdit,
+  FlowTable, cookieInNamespace, entryFromFlowStats, entryFromJson, entryToJson, validateFlowMod, flowKey, type FlowEntry, type FlowEntryJson, type TableEdit,
 } from '../flow-table.js';
 import {
   FlowReplicator, Mirror, backupMessageToJson, deviceId, editJsonText, firstVersion, parseBackupMessage, type DeviceLog,
@@ -59,6 +59,7 @@ import {
 import {TurnQueue} from './turns.js';
 import {REHEARSAL_FLOWS, REHEARSAL_MIN_FLOWS, REHEARSAL_ROUNDS, rehearseTakeover} from './rehearsal.js';
 import {MirrorTrust} from './mirror-trust.js';
+import {Tombstones} from './tombstones.js';
 
 // ---------------------------------------------------------------------------------------------
 // What the service needs from the switches (SwitchRegistry satisfies it)
@@ -396,7 +397,7 @@ export class FlowService implements FlowProgrammer {
    */
   readonly #rebased = new Set<string>();
   #lastBackupAt = -Infinity;
-  readonly #tombstones = new Map<string, Map<string, true>>();
+  readonly #tombstones = new Tombstones(() => this.#settings.maxTombstones);
   readonly #assembler = new SnapshotAssembler();
   #awaitingSeen = new Set<string>();
   readonly #acksToSend = new Map<string, number>();
@@ -881,7 +882,7 @@ export class FlowService implements FlowProgrammer {
         void this.#auditLane(lane);
         return;
       }
-      this.#remember(lane.device, applied.changes);
+      this.#tombstones.record(lane.device, applied.changes);
       if (applied.delta) deltas.push(applied.delta);
       acking.push([req, applied.delta?.version ?? log.version]);
     });
@@ -1362,7 +1363,7 @@ export class FlowService implements FlowProgrammer {
     } else if (m.type === 'flow-snapshot' || out.status === 'rebased') {
       this.#trustOnSnapshot(m.device, m.term, slaves);
     }
-    this.#remember(m.device, out.changes);
+    this.#tombstones.record(m.device, out.changes);
     if (out.needSnapshot) this.#requestSnapshot(m.device, master);
     // A run of many versions (a batch) is acknowledged at once: the runs after it in the same read
     // from the socket would otherwise hold its ack back (and the requests waiting for it).
@@ -1409,22 +1410,6 @@ export class FlowService implements FlowProgrammer {
     if (!ack) return;
     this.#counters.acksSent++;
     this.#publish(instanceRoutingKey(this.domain, to), backupMessageToJson(ack));
-  }
-
-  /** Identities the cluster deleted (removed from a switch at takeover whatever the policy). */
-  #remember(device: string, changes: readonly FlowChange[]): void {
-    const max = this.#settings.maxTombstones;
-    if (max === 0 || changes.length === 0) return;
-    let m = this.#tombstones.get(device);
-    if (!m) this.#tombstones.set(device, (m = new Map()));
-    for (const c of changes) {
-      const key = flowKey(c.entry);
-      m.delete(key);
-      if (c.op === 'remove') {
-        m.set(key, true);
-        if (m.size > max) m.delete(m.keys().next().value!);
-      }
-    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1621,7 +1606,7 @@ export class FlowService implements FlowProgrammer {
       // by an acknowledged re-add it missed; only deletes of the trusted history are removed.
       const plan = reconcile(log.table, switchFlows, {
         unknown: policy, ownedCookie: this.#settings.ownedCookie, truth: tableTrusted ? 'table' : 'switch',
-        deleted: tableTrusted ? this.#tombstones.get(lane.device)?.keys() ?? [] : [],
+        deleted: tableTrusted ? this.#tombstones.of(lane.device) : [],
       });
       this.#fillReport(report, plan, policy);
       endTurn();
@@ -1640,7 +1625,7 @@ export class FlowService implements FlowProgrammer {
         for (const fm of plan.tableFlowMods) {
           const r = log.apply(fm);
           if (!r.ok) continue;
-          this.#remember(lane.device, r.changes);
+          this.#tombstones.record(lane.device, r.changes);
           if (r.delta) deltas.push(r.delta);
         }
         const snapshotInstead = !this.#publishDeltas(deltas);
