@@ -1,4 +1,4 @@
-// `flowkeeper flows add|del|dump|clear`: arguments (dpid forms, flows in ovs-ofctl syntax) are
+// `flowkeeper flows add|mod|del|dump|clear`: arguments (dpid forms, flows in ovs-ofctl syntax) are
 // checked before anything is sent and errors name the argument; the commands talk to a real REST
 // server (with a fake flow programmer) the way they talk to an instance.
 import {expect} from 'chai'
@@ -7,6 +7,7 @@ import FlowsAdd from '../../../src/cli/commands/flows/add.js'
 import FlowsClear from '../../../src/cli/commands/flows/clear.js'
 import FlowsDel from '../../../src/cli/commands/flows/del.js'
 import FlowsDump from '../../../src/cli/commands/flows/dump.js'
+import FlowsMod from '../../../src/cli/commands/flows/mod.js'
 import {clearFlowsFlowMod} from '../../../src/flows/ofctl-rest.js'
 import {UnknownSwitchError, type FlowProgrammer, type ProgramOptions, type ProgramResult} from '../../../src/flows/programmer.js'
 import {MemoryLogger} from '../../../src/log.js'
@@ -154,6 +155,22 @@ describe('flowkeeper flows (CLI)', () => {
       const withActions = await run(FlowsDel, ['1', 'in_port=1 actions=drop'])
       expect(withActions?.message).to.equal('flow: actions: a delete takes no actions')
       expect(programmer.calls).to.have.length(3)
+    })
+
+    it('mod: the matching flows get the new actions; --strict; no actions or a table for all is refused before sending', async () => {
+      expect(await run(FlowsMod, ['1', 'in_port=1 actions=output:3'])).to.equal(undefined)
+      expect(programmer.calls[0]!.flowMod).to.deep.include({command: OFP.OFPFC_MODIFY, tableId: 0, cookieMask: 0n})
+      expect(programmer.calls[0]!.flowMod.match).to.deep.equal([{field: 'in_port', value: 1}])
+      expect(programmer.calls[0]!.flowMod.instructions).to.deep.equal([{type: 'APPLY_ACTIONS', actions: [{type: 'OUTPUT', port: 3, maxLen: 0}]}])
+      expect(await run(FlowsMod, ['1', 'table=1,priority=5,cookie=0x10/-1,ip actions=drop', '--strict', '--json'])).to.equal(undefined)
+      expect(programmer.calls[1]!.flowMod).to.deep.include({command: OFP.OFPFC_MODIFY_STRICT, tableId: 1, priority: 5, cookie: 0x10n, cookieMask: 0xffffffffffffffffn, instructions: []})
+      expect(JSON.parse(out.join(''))).to.deep.equal({master: 1, term: 65537, version: 2})
+      const noActions = await run(FlowsMod, ['1', 'in_port=1'])
+      expect(noActions?.message).to.equal('flow: in_port=1: must specify actions (actions=...)')
+      expect(noActions?.oclif?.exit).to.equal(2)
+      const allTables = await run(FlowsMod, ['1', 'table=255 actions=drop'])
+      expect(allTables?.message).to.equal('flow: table=255: only deletes apply to every table')
+      expect(programmer.calls).to.have.length(2)
     })
 
     it('dump: one line per flow, as ovs-ofctl dump-flows prints them', async () => {
