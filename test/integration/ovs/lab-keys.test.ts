@@ -24,7 +24,7 @@ describe('flowkeeper lab (interactive, on a terminal)', function () {
     }
   });
 
-  it('m kills the master and the next one takes over with every flow; f shows it; 1 restarts the old master as a slave; q tears down', async () => {
+  it('m kills the master and the next one takes over with every flow; f shows it; 1 restarts it as a slave; p hangs and resumes the master; g stops it; q tears down', async () => {
     const amqpPort = await freePort();
     const command = [process.execPath, RUN_JS, 'lab', '--bridges', '2', '--amqp-port', String(amqpPort)].join(' ');
     child = spawn('script', ['-qfec', command, '/dev/null'], {stdio: ['pipe', 'pipe', 'pipe']});
@@ -67,6 +67,18 @@ describe('flowkeeper lab (interactive, on a terminal)', function () {
 
     await press('1', /\[1\] .*role unknown -> slave/);
     expect(await press('s', /running: .*\n/)).to.match(/running: 1:slave {2}2:master@\d+ {2}3:slave/);
+
+    // p: the master hangs (SIGSTOP); the lowest live id takes over. p again: it resumes and steps down.
+    expect(await press('p', /\[1\] .*role slave -> master/)).to.include('SIGSTOP the master, instance 2');
+    const resumed = await press('p', /\[2\] .*role master -> /);
+    expect(resumed).to.include('SIGCONT instance 2');
+    await waitFor(/\[2\] .*role \w+ -> slave/, out.length - resumed.length); // directly, or through unknown (a self-fence)
+    expect(await press('s', /running: .*\n/)).to.match(/running: 1:master@\d+ {2}2:slave {2}3:slave/);
+
+    // g: the master leaves (SIGTERM); its successor takes over at once.
+    const afterLeave = await press('g', /\[2\] .*role slave -> master.*reason=master_left/);
+    expect(afterLeave).to.include('SIGTERM the master, instance 1');
+    await waitFor(/instance 1 exited \(code 0\)/, out.length - afterLeave.length);
 
     const dir = /dump-flows unix:(\S+)\/br1\.mgmt/.exec(out)![1]!;
     child.stdin!.write('q');
