@@ -23,7 +23,7 @@
  * would otherwise be refused by the switch), and a zero mask leaves the field out.
  */
 import {
-  OFP, match as buildMatch, type Action, type FlowModMessage, type FlowStats, type FlowStatsFilter, type Instruction,
+  OFP, type Action, type FlowModMessage, type FlowStats, type FlowStatsFilter, type Instruction,
   type Match, type OxmField,
 } from '../openflow/codec.js';
 import { isCanonicalIpv4, oxmWireLength, type OxmFieldSpec } from '../openflow/oxm.js';
@@ -64,30 +64,51 @@ function own(o: Record<string, unknown>, k: string): unknown {
   return Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
 }
 
+/** A value reader's ValueTextError as a FlowRequestError for `field`; anything else as it is. */
+function asFieldError(field: string, err: unknown): unknown {
+  return err instanceof ValueTextError ? new FlowRequestError(field, err.reason) : err;
+}
+
 /** Runs a value reader, turning its ValueTextError into a FlowRequestError for `field`. */
 function at<T>(field: string, f: () => T): T {
   try {
     return f();
   } catch (err) {
-    if (err instanceof ValueTextError) throw new FlowRequestError(field, err.reason);
-    throw err;
+    throw asFieldError(field, err);
   }
 }
 
+// The readers of the fields every request has catch inline rather than through `at`: a batch
+// reads thousands of entries, and a closure per field was a good part of what each one allocated.
+
 function uintField(o: Record<string, unknown>, key: string, bits: number, dflt: number, names?: ReservedNames, path = key): number {
   const raw = own(o, key);
-  return raw === undefined ? dflt : at(path, () => uintNumber(raw, bits, names));
+  if (raw === undefined) return dflt;
+  try {
+    return uintNumber(raw, bits, names);
+  } catch (err) {
+    throw asFieldError(path, err);
+  }
 }
 
 function u64Field(o: Record<string, unknown>, key: string, path = key): bigint {
   const raw = own(o, key);
-  return raw === undefined ? 0n : at(path, () => uintValue(raw, 64));
+  if (raw === undefined) return 0n;
+  try {
+    return uintValue(raw, 64);
+  } catch (err) {
+    throw asFieldError(path, err);
+  }
 }
 
 /** A datapath id as Ryu reads it: a number, or a string in decimal or 0x hex. */
 export function parseDpid(raw: unknown, field = 'dpid'): bigint {
   if (raw === undefined) throw new FlowRequestError(field, 'required');
-  return at(field, () => uintValue(raw, 64));
+  try {
+    return uintValue(raw, 64);
+  } catch (err) {
+    throw asFieldError(field, err);
+  }
 }
 
 /** The body of POST /stats/flowentry/<command>. Throws FlowRequestError, and nothing else, on bad input. */
@@ -153,14 +174,15 @@ const LEGACY_ALIASES: Readonly<Record<string, string>> = {
 
 const L4_BY_PROTO: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
-/** One basic field's value (and mask) from Ryu's JSON. */
-function fieldValue(spec: OxmFieldSpec, raw: unknown, path: string, setField: boolean): OxmField | undefined {
+/** One basic field's value (and mask) from Ryu's JSON; errors name `${base}.${key}`. */
+function fieldValue(spec: OxmFieldSpec, raw: unknown, base: string, key: string, setField: boolean): OxmField | undefined {
   // The common spellings, already what the long way below would make of them: a plain number
   // for an integer field (vlan_vid aside: Ryu reads a decimal VLAN id specially), a dotted quad.
   if (typeof raw === 'number' && spec.kind === 'uint' && spec.name !== 'vlan_vid' && Number.isInteger(raw) && raw >= 0 && raw < 2 ** (spec.bytes * 8)) {
     return { field: spec.name, value: raw } as OxmField;
   }
   if (typeof raw === 'string' && spec.kind === 'ipv4' && isCanonicalIpv4(raw)) return { field: spec.name, value: raw } as OxmField;
+  const path = `${base}.${key}`;
   const text = (): string => {
     if (typeof raw !== 'string') throw new FlowRequestError(path, `expected a string, got ${typeof raw}`);
     return raw;
@@ -203,43 +225,58 @@ function fieldValue(spec: OxmFieldSpec, raw: unknown, path: string, setField: bo
   }
 }
 
+/** Reads `raw` as an unsigned integer of `bits`, or undefined when it is none. */
+function uintOrUndefined(raw: unknown, bits: number): bigint | undefined {
+  try {
+    return uintValue(raw, bits);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Ryu's match dict → an OXM match (in field order). Throws FlowRequestError. */
 export function parseRyuMatch(raw: unknown, path = 'match'): Match {
   if (!isRecord(raw)) throw new FlowRequestError(path, 'expected an object of match fields');
   const ethType = own(raw, 'eth_type') ?? own(raw, 'dl_type');
-  const isArp = ethType !== undefined && (() => {
-    try { return uintValue(ethType, 16) === 0x0806n; } catch { return false; }
-  })();
+  const isArp = ethType !== undefined && uintOrUndefined(ethType, 16) === 0x0806n;
   const proto = own(raw, 'ip_proto') ?? own(raw, 'nw_proto');
-  const fields = new Map<string, OxmField | undefined>();
-  const origin = new Map<string, string>();
+  // The fields in field-number order (a match has a handful: an insertion sort), and for each
+  // field read, by its OXM name, the request's key that gave it (two keys may name one field).
+  const fields: OxmField[] = [];
+  const codes: number[] = [];
+  const names: string[] = [];
+  const keys: string[] = [];
   for (const key of Object.keys(raw)) {
     const value = raw[key];
-    const fpath = `${path}.${key}`;
     let name = LEGACY_ALIASES[key] ?? key;
     if (isArp && key === 'nw_src') name = 'arp_spa';
     if (isArp && key === 'nw_dst') name = 'arp_tpa';
     if (key === 'tp_src' || key === 'tp_dst') {
-      const p = proto === undefined ? undefined : (() => {
-        try { return Number(uintValue(proto, 8)); } catch { return undefined; }
-      })();
-      const l4 = p === undefined ? undefined : L4_BY_PROTO[p];
-      if (!l4) throw new FlowRequestError(fpath, 'needs ip_proto (or nw_proto) 6, 17 or 132 to tell TCP, UDP and SCTP ports apart');
+      const p = proto === undefined ? undefined : uintOrUndefined(proto, 8);
+      const l4 = p === undefined ? undefined : L4_BY_PROTO[Number(p)];
+      if (!l4) throw new FlowRequestError(`${path}.${key}`, 'needs ip_proto (or nw_proto) 6, 17 or 132 to tell TCP, UDP and SCTP ports apart');
       name = `${l4}_${key.slice(3)}`;
     }
     const spec = OXM_BY_NAME.get(name);
-    if (!spec) throw new FlowRequestError(fpath, 'unknown match field');
-    const seen = origin.get(name);
-    if (seen !== undefined) throw new FlowRequestError(fpath, `the same field as '${seen}'`);
-    origin.set(name, key);
-    fields.set(name, fieldValue(spec, value, fpath, false));
+    if (!spec) throw new FlowRequestError(`${path}.${key}`, 'unknown match field');
+    const seen = names.indexOf(name);
+    if (seen >= 0) throw new FlowRequestError(`${path}.${key}`, `the same field as '${keys[seen]}'`);
+    names.push(name);
+    keys.push(key);
+    const f = fieldValue(spec, value, path, key, false);
+    if (!f || f.field === 'raw') continue; // a field whose mask is all zeros matches anything
+    let j = fields.length;
+    fields.push(f);
+    codes.push(spec.code);
+    while (j > 0 && codes[j - 1]! > spec.code) {
+      fields[j] = fields[j - 1]!;
+      codes[j] = codes[j - 1]!;
+      j--;
+    }
+    fields[j] = f;
+    codes[j] = spec.code;
   }
-  const spec: Record<string, unknown> = {};
-  for (const [name, f] of fields) {
-    if (!f || f.field === 'raw') continue;
-    spec[name] = f.mask === undefined ? f.value : { value: f.value, mask: f.mask };
-  }
-  return buildMatch(spec);
+  return fields;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,16 +295,26 @@ function required(o: Record<string, unknown>, key: string, path: string): unknow
   return v;
 }
 
+/** `o[key]`, required, as an unsigned integer of `bits`; errors name `${path}.${key}`. */
+function requiredUint(o: Record<string, unknown>, key: string, path: string, bits: number, names?: ReservedNames): number {
+  const v = required(o, key, path);
+  try {
+    return uintNumber(v, bits, names);
+  } catch (err) {
+    throw asFieldError(`${path}.${key}`, err);
+  }
+}
+
 function parseAction(raw: unknown, path: string): Action {
   if (!isRecord(raw)) throw new FlowRequestError(path, 'expected an action object {"type": ...}');
   const type = own(raw, 'type');
-  const num = (key: string, bits: number, names?: ReservedNames) => at(`${path}.${key}`, () => uintNumber(required(raw, key, path), bits, names));
+  if (type === 'OUTPUT') { // nearly every action: read without making the closure below
+    const port = requiredUint(raw, 'port', path, 32, PORT_NAMES);
+    const maxLen = own(raw, 'max_len') === undefined ? OFP.OFPCML_MAX : requiredUint(raw, 'max_len', path, 16, MAX_LEN_NAMES);
+    return { type: 'OUTPUT', port, maxLen };
+  }
+  const num = (key: string, bits: number, names?: ReservedNames) => requiredUint(raw, key, path, bits, names);
   switch (type) {
-    case 'OUTPUT': {
-      const port = num('port', 32, PORT_NAMES);
-      const maxLen = own(raw, 'max_len') === undefined ? OFP.OFPCML_MAX : num('max_len', 16, MAX_LEN_NAMES);
-      return { type: 'OUTPUT', port, maxLen };
-    }
     case 'COPY_TTL_OUT':
     case 'COPY_TTL_IN':
     case 'DEC_MPLS_TTL':
@@ -290,7 +337,7 @@ function parseAction(raw: unknown, path: string): Action {
       const name = LEGACY_ALIASES[fieldRaw] ?? fieldRaw;
       const spec = OXM_BY_NAME.get(name);
       if (!spec) throw new FlowRequestError(`${path}.field`, 'unknown field');
-      const field = fieldValue(spec, required(raw, 'value', path), `${path}.value`, true);
+      const field = fieldValue(spec, required(raw, 'value', path), path, 'value', true);
       return { type, field: field! };
     }
     case 'EXPERIMENTER': {
@@ -313,15 +360,17 @@ export function parseRyuActions(raw: unknown, path = 'actions'): Instruction[] {
   if (!Array.isArray(raw)) throw new FlowRequestError(path, 'expected a list of actions');
   const apply: Action[] = [];
   const inst: Instruction[] = [];
-  const seen = new Set<string>();
-  raw.forEach((item, i) => {
+  let seen: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i++) {
+    const item: unknown = raw[i];
     const ipath = `${path}[${i}]`;
     const type = isRecord(item) ? own(item, 'type') : undefined;
     if (typeof type !== 'string' || !INSTRUCTION_KEYS.has(type)) {
       apply.push(parseAction(item, ipath));
-      return;
+      continue;
     }
     const o = item as Record<string, unknown>;
+    seen ??= new Set<string>(); // only requests with instructions besides actions need it
     if (seen.has(type)) throw new FlowRequestError(ipath, `a second ${type} (a flow has at most one instruction of each type)`);
     seen.add(type);
     switch (type) {
@@ -349,7 +398,7 @@ export function parseRyuActions(raw: unknown, path = 'actions'): Instruction[] {
         break;
       }
     }
-  });
+  }
   if (apply.length > 0) inst.push({ type: 'APPLY_ACTIONS', actions: apply });
   return inst;
 }
