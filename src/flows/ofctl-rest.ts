@@ -23,7 +23,7 @@
  * would otherwise be refused by the switch), and a zero mask leaves the field out.
  */
 import {
-  OFP, type Action, type FlowModMessage, type FlowStats, type FlowStatsFilter, type Instruction,
+  OFP, insertInFieldOrder, type Action, type FlowModMessage, type FlowStats, type FlowStatsFilter, type Instruction,
   type Match, type OxmField,
 } from '../openflow/codec.js';
 import { isCanonicalIpv4, oxmWireLength, type OxmFieldSpec } from '../openflow/oxm.js';
@@ -240,7 +240,7 @@ export function parseRyuMatch(raw: unknown, path = 'match'): Match {
   const ethType = own(raw, 'eth_type') ?? own(raw, 'dl_type');
   const isArp = ethType !== undefined && uintOrUndefined(ethType, 16) === 0x0806n;
   const proto = own(raw, 'ip_proto') ?? own(raw, 'nw_proto');
-  // The fields in field-number order (a match has a handful: an insertion sort), and for each
+  // The fields in field-number order, and for each
   // field read, by its OXM name, the request's key that gave it (two keys may name one field).
   const fields: OxmField[] = [];
   const codes: number[] = [];
@@ -265,16 +265,7 @@ export function parseRyuMatch(raw: unknown, path = 'match'): Match {
     keys.push(key);
     const f = fieldValue(spec, value, path, key, false);
     if (!f || f.field === 'raw') continue; // a field whose mask is all zeros matches anything
-    let j = fields.length;
-    fields.push(f);
-    codes.push(spec.code);
-    while (j > 0 && codes[j - 1]! > spec.code) {
-      fields[j] = fields[j - 1]!;
-      codes[j] = codes[j - 1]!;
-      j--;
-    }
-    fields[j] = f;
-    codes[j] = spec.code;
+    insertInFieldOrder(fields, codes, f, spec.code);
   }
   return fields;
 }

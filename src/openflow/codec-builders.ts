@@ -37,19 +37,27 @@ export function match(spec: MatchSpec = {}): Match {
     const field = (typeof v === 'object' && v !== null && 'value' in v
       ? { field: name, value: (v as { value: unknown }).value, mask: (v as unknown as { mask: unknown }).mask }
       : { field: name, value: v }) as OxmField;
-    // Insertion in field-number order (a match has a handful of fields).
-    let j = fields.length;
-    fields.push(field);
-    codes.push(s.code);
-    while (j > 0 && codes[j - 1]! > s.code) {
-      fields[j] = fields[j - 1]!;
-      codes[j] = codes[j - 1]!;
-      j--;
-    }
-    fields[j] = field;
-    codes[j] = s.code;
+    insertInFieldOrder(fields, codes, field, s.code);
   }
   return fields;
+}
+
+/**
+ * Inserts `field` (OXM field number `code`) into `fields`, kept in field-number order alongside
+ * their numbers in `codes`: an insertion sort, for a match has a handful of fields. A field of
+ * the same number goes after those already there.
+ */
+export function insertInFieldOrder(fields: OxmField[], codes: number[], field: OxmField, code: number): void {
+  let j = fields.length;
+  fields.push(field);
+  codes.push(code);
+  while (j > 0 && codes[j - 1]! > code) {
+    fields[j] = fields[j - 1]!;
+    codes[j] = codes[j - 1]!;
+    j--;
+  }
+  fields[j] = field;
+  codes[j] = code;
 }
 
 // Actions --------------------------------------------------------------------------------------
