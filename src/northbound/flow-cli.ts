@@ -2,8 +2,8 @@
 // dpid argument, and one way of reporting failures (exit 2: a bad argument, named; exit 1: the
 // instance refused or could not be reached, with its reason).
 import {Args, Flags, type Command} from '@oclif/core'
-import {FlowSyntaxError} from '../flows/ofctl-syntax.js'
-import {ApiClient, ApiError, ArgumentError} from './api-client.js'
+import {FlowSyntaxError, parseOfctlFlow, type OfctlCommand} from '../flows/ofctl-syntax.js'
+import {ApiClient, ApiError, ArgumentError, parseDpidArg} from './api-client.js'
 
 function envName(flag: string): string {
   return `FLOWKEEPER_${flag.toUpperCase().replace(/-/g, '_')}`
@@ -13,6 +13,9 @@ export const apiFlags = {
   api: Flags.string({summary: 'Base URL of the instance\'s REST API (any instance: slaves forward changes to the master).', default: 'http://127.0.0.1:8080', env: envName('api')}),
   'api-token': Flags.string({summary: 'Bearer token, if the instance requires one.', env: envName('api-token')}),
 }
+
+/** --json of the commands that change flows. */
+export const outcomeJsonFlag = Flags.boolean({summary: 'Print the outcome as JSON: {master, term, version}.', default: false})
 
 export const dpidArg = Args.string({
   name: 'dpid',
@@ -36,4 +39,23 @@ export async function runFlowCommand(
     else throw error
   }
   if (failure) command.error(failure.message, {exit: failure.exit})
+}
+
+/**
+ * One change in ovs-ofctl syntax: `flow` is checked here first (a typo is reported before anything
+ * is sent), then POSTed to /flows/<dpid> of the instance; with --json the outcome is printed.
+ */
+export function sendOfctlFlow(
+  command: Command,
+  flags: {api: string, 'api-token'?: string | undefined, json: boolean},
+  dpidText: string,
+  flow: string,
+  change: OfctlCommand,
+): Promise<void> {
+  return runFlowCommand(command, flags, async (client) => {
+    const dpid = parseDpidArg(dpidText)
+    parseOfctlFlow(flow, change)
+    const result = await client.request('POST', `/flows/${dpid}`, {command: change, flow})
+    if (flags.json) command.log(JSON.stringify(result))
+  })
 }

@@ -1,7 +1,5 @@
-import {Args, Command, Flags} from '@oclif/core'
-import {parseOfctlFlow} from '../../../flows/ofctl-syntax.js'
-import {parseDpidArg} from '../../../northbound/api-client.js'
-import {apiFlags, dpidArg, runFlowCommand} from '../../../northbound/flow-cli.js'
+import {Args, Command} from '@oclif/core'
+import {apiFlags, dpidArg, outcomeJsonFlag, sendOfctlFlow} from '../../../northbound/flow-cli.js'
 
 export default class FlowsAdd extends Command {
   static override summary = 'Add a flow to a switch, written as for ovs-ofctl add-flow.'
@@ -20,16 +18,11 @@ export default class FlowsAdd extends Command {
 
   static override flags = {
     ...apiFlags,
-    json: Flags.boolean({summary: 'Print the outcome as JSON: {master, term, version}.', default: false}),
+    json: outcomeJsonFlag,
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(FlowsAdd)
-    await runFlowCommand(this, flags, async (client) => {
-      const dpid = parseDpidArg(args.dpid)
-      parseOfctlFlow(args.flow, 'add')
-      const result = await client.request('POST', `/flows/${dpid}`, {command: 'add', flow: args.flow})
-      if (flags.json) this.log(JSON.stringify(result))
-    })
+    await sendOfctlFlow(this, flags, args.dpid, args.flow, 'add')
   }
 }

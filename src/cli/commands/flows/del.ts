@@ -1,7 +1,5 @@
 import {Args, Command, Flags} from '@oclif/core'
-import {parseOfctlFlow} from '../../../flows/ofctl-syntax.js'
-import {parseDpidArg} from '../../../northbound/api-client.js'
-import {apiFlags, dpidArg, runFlowCommand} from '../../../northbound/flow-cli.js'
+import {apiFlags, dpidArg, outcomeJsonFlag, sendOfctlFlow} from '../../../northbound/flow-cli.js'
 
 export default class FlowsDel extends Command {
   static override summary = 'Delete the flows of a switch that match, as ovs-ofctl del-flows does.'
@@ -22,18 +20,11 @@ export default class FlowsDel extends Command {
   static override flags = {
     ...apiFlags,
     strict: Flags.boolean({summary: 'Match and priority must be exactly equal (ovs-ofctl del-flows --strict).', default: false}),
-    json: Flags.boolean({summary: 'Print the outcome as JSON: {master, term, version}.', default: false}),
+    json: outcomeJsonFlag,
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(FlowsDel)
-    const command = flags.strict ? 'delete_strict' : 'delete'
-    await runFlowCommand(this, flags, async (client) => {
-      const dpid = parseDpidArg(args.dpid)
-      const match = args.match ?? ''
-      parseOfctlFlow(match, command)
-      const result = await client.request('POST', `/flows/${dpid}`, {command, flow: match})
-      if (flags.json) this.log(JSON.stringify(result))
-    })
+    await sendOfctlFlow(this, flags, args.dpid, args.match ?? '', flags.strict ? 'delete_strict' : 'delete')
   }
 }

@@ -1,7 +1,5 @@
 import {Args, Command, Flags} from '@oclif/core'
-import {parseOfctlFlow} from '../../../flows/ofctl-syntax.js'
-import {parseDpidArg} from '../../../northbound/api-client.js'
-import {apiFlags, dpidArg, runFlowCommand} from '../../../northbound/flow-cli.js'
+import {apiFlags, dpidArg, outcomeJsonFlag, sendOfctlFlow} from '../../../northbound/flow-cli.js'
 
 export default class FlowsMod extends Command {
   static override summary = 'Change the actions of the flows of a switch that match, as ovs-ofctl mod-flows does.'
@@ -22,17 +20,11 @@ export default class FlowsMod extends Command {
   static override flags = {
     ...apiFlags,
     strict: Flags.boolean({summary: 'Match and priority must be exactly equal (ovs-ofctl mod-flows --strict).', default: false}),
-    json: Flags.boolean({summary: 'Print the outcome as JSON: {master, term, version}.', default: false}),
+    json: outcomeJsonFlag,
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(FlowsMod)
-    const command = flags.strict ? 'modify_strict' : 'modify'
-    await runFlowCommand(this, flags, async (client) => {
-      const dpid = parseDpidArg(args.dpid)
-      parseOfctlFlow(args.flow, command)
-      const result = await client.request('POST', `/flows/${dpid}`, {command, flow: args.flow})
-      if (flags.json) this.log(JSON.stringify(result))
-    })
+    await sendOfctlFlow(this, flags, args.dpid, args.flow, flags.strict ? 'modify_strict' : 'modify')
   }
 }
