@@ -3,6 +3,7 @@
 import {execFile} from 'node:child_process'
 import {connect} from 'node:net'
 import {fileURLToPath} from 'node:url'
+import {freePort} from './free-port.js'
 
 const RABBITMQ_DIR = fileURLToPath(new URL('../../rabbitmq/', import.meta.url))
 
@@ -32,7 +33,7 @@ export function portAnswers(port: number, host = '127.0.0.1'): Promise<boolean> 
 }
 
 export interface PrivateBrokerOptions {
-  /** Erlang distribution port; rabbitmq/start's default is the AMQP port + 20000. */
+  /** Erlang distribution port; by default the AMQP port + 20000 (rabbitmq/start's), or a free one when that is above 65535. */
   distPort?: number
   /**
    * Stop the node when this process exits, however it exits (rabbitmq/start leaves a watcher), and
@@ -48,7 +49,10 @@ export interface PrivateBrokerOptions {
  */
 export async function startPrivateBroker(port: number, options: PrivateBrokerOptions = {}): Promise<PrivateBroker> {
   const env: NodeJS.ProcessEnv = {FLOWKEEPER_AMQP_PORT: String(port)}
-  if (options.distPort !== undefined) env.FLOWKEEPER_AMQP_DIST_PORT = String(options.distPort)
+  // rabbitmq/start's default distribution port, the AMQP port + 20000, does not exist above 45535:
+  // any free port then.
+  const distPort = options.distPort ?? (port + 20000 > 65535 ? await freePort() : undefined)
+  if (distPort !== undefined) env.FLOWKEEPER_AMQP_DIST_PORT = String(distPort)
   const wasRunning = await portAnswers(port)
   // Never tie a node someone else runs to this process: it is used as is and left running.
   if (options.stopWithThisProcess && !wasRunning) env.FLOWKEEPER_AMQP_STOP_WITH_PID = String(process.pid)

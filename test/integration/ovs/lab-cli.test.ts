@@ -11,7 +11,10 @@ describe('flowkeeper lab (scripted)', function () {
   afterEach(async () => lab?.stop((child) => child.kill('SIGTERM')));
 
   it('installs flows through a slave, kills the master, finds every flow after the takeover, and tears everything down', async () => {
-    const amqpPort = await freePort();
+    // Above 45535 on purpose: RabbitMQ's default distribution port (AMQP + 20000) does not exist
+    // there, and the lab must pick another (it once failed to start on such a port).
+    let amqpPort = await freePort();
+    while (amqpPort <= 45535) amqpPort = await freePort();
     lab = LabProcess.start(['--scripted', '--bridges', '2', '--amqp-port', String(amqpPort)]);
     const code = await lab.exited;
     const story = lab.story();
