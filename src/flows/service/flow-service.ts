@@ -60,6 +60,7 @@ import {TurnQueue} from './turns.js';
 import {REHEARSAL_FLOWS, REHEARSAL_MIN_FLOWS, REHEARSAL_ROUNDS, rehearseTakeover} from './rehearsal.js';
 import {MirrorTrust} from './mirror-trust.js';
 import {Tombstones} from './tombstones.js';
+import {VersionWaiters} from './version-waiters.js';
 
 // ---------------------------------------------------------------------------------------------
 // What the service needs from the switches (SwitchRegistry satisfies it)
@@ -274,6 +275,11 @@ interface AckWaiter {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** Whether the waiter is still its request's, and the request still unanswered. */
+function isWaiting(w: AckWaiter): boolean {
+  return w.req.ack === w && w.req.state !== 'done';
+}
+
 type LaneItem =
   | {kind: 'request'; req: Request}
   | {kind: 'reconcile'; mode: 'takeover' | 'audit'; done: (r: DeviceReconcileReport | undefined) => void};
@@ -374,12 +380,8 @@ export class FlowService implements FlowProgrammer {
   #rehearsed = false;
   /** The CPU part of reconciliations (takeovers, audits), one switch at a time. */
   readonly #reconcileTurns = new TurnQueue();
-  /**
-   * device → requests waiting for the slaves' acks, in version order (a lane sends one batch at a
-   * time, so versions only grow): an ack settles a prefix, whatever the number waiting. Settled
-   * waiters leave lazily (#checkAckWaiters drops them when they reach the front).
-   */
-  readonly #ackWaiters = new Map<string, AckWaiter[]>();
+  /** Requests the switch confirmed, waiting for the slaves' acks of their version (#checkAckWaiters). */
+  readonly #ackWaiters = new VersionWaiters<AckWaiter>();
   readonly #requests = new Set<Request>();
   /** `${slave}|${device}` marked late by an ack timeout: sent a snapshot at the next backup. */
   readonly #late = new Set<string>();
@@ -948,29 +950,15 @@ export class FlowService implements FlowProgrammer {
     waiter.timer = setTimeout(() => this.#onAckTimeout(waiter), this.#settings.ackTimeoutMs);
     unref(waiter.timer);
     req.ack = waiter;
-    let queue = this.#ackWaiters.get(device);
-    if (!queue) this.#ackWaiters.set(device, (queue = []));
-    if (queue.length === 0 || queue[queue.length - 1]!.version <= version) {
-      queue.push(waiter);
-    } else {
-      // Not expected (versions grow), but the order is what settles them: keep it.
-      queue.splice(queue.findIndex((w) => w.version > version), 0, waiter);
-    }
+    this.#ackWaiters.add(device, waiter);
   }
 
   #checkAckWaiters(device?: string): void {
     const rep = this.#replicator;
     if (!rep) return;
-    const devices = device === undefined ? [...this.#ackWaiters.keys()] : [device];
+    const devices = device === undefined ? this.#ackWaiters.devices() : [device];
     for (const d of devices) {
-      const queue = this.#ackWaiters.get(d);
-      if (!queue) continue;
-      const confirmed = rep.confirmedByAll(d);
-      let n = 0;
-      while (n < queue.length && (queue[n]!.req.ack !== queue[n] || queue[n]!.req.state === 'done' || queue[n]!.version <= confirmed)) n++;
-      const ready = queue.splice(0, n);
-      if (queue.length === 0) this.#ackWaiters.delete(d);
-      for (const w of ready) if (w.req.ack === w) this.#succeed(w.req, w.version);
+      for (const w of this.#ackWaiters.release(d, rep.confirmedByAll(d), isWaiting)) this.#succeed(w.req, w.version);
     }
   }
 
@@ -1028,7 +1016,7 @@ export class FlowService implements FlowProgrammer {
     req.cancelWait?.();
     if (req.ack) {
       clearTimeout(req.ack.timer);
-      // Left in its device's queue: dropped when it reaches the front (see #ackWaiters).
+      // Left in #ackWaiters: dropped when it reaches the front.
     }
     this.#requests.delete(req);
     return true;
