@@ -240,8 +240,8 @@ export function parseRyuMatch(raw: unknown, path = 'match'): Match {
   const ethType = own(raw, 'eth_type') ?? own(raw, 'dl_type');
   const isArp = ethType !== undefined && uintOrUndefined(ethType, 16) === 0x0806n;
   const proto = own(raw, 'ip_proto') ?? own(raw, 'nw_proto');
-  // The fields in field-number order, and for each
-  // field read, by its OXM name, the request's key that gave it (two keys may name one field).
+  // The fields in field-number order, with their numbers; and for each field read, its OXM name and
+  // the request's key that gave it (two keys may name one field: eth_dst and dl_dst).
   const fields: OxmField[] = [];
   const codes: number[] = [];
   const names: string[] = [];
