@@ -3,7 +3,9 @@
 import {expect} from 'chai'
 import amqp from 'amqplib'
 import {LocalCluster} from '../../../src/lab/local-cluster.js'
-import type {InstanceProcess} from '../../../src/lab/instance-process.js'
+import {RUN_JS, type InstanceProcess} from '../../../src/lab/instance-process.js'
+import {execFile} from 'node:child_process'
+import {promisify} from 'node:util'
 import {sharedBroker, startBroker} from '../../helpers/broker.js'
 
 const ROLE_TIMEOUT_MS = 15_000
@@ -53,6 +55,29 @@ describe('election cluster (real RabbitMQ, CLI processes)', function () {
     expect(master.id).to.equal(1)
     expectRole(cluster.members.get(2)!, 'slave')
     expectRole(cluster.members.get(3)!, 'slave')
+  })
+
+  it('flowkeeper status shows the members, their roles and the master, from the bus and without joining', async () => {
+    const cluster = newCluster()
+    const master = await threeInstances(cluster)
+    const linesBefore = new Map([...cluster.members.values()].map((m) => [m, m.lines.length]))
+    const status = (domain: string, ...args: string[]) => promisify(execFile)(process.execPath, [RUN_JS, 'status', '--amqp', url, '--domain', domain, '--listen-ms', '1500', ...args])
+
+    const json = JSON.parse((await status(cluster.domain, '--json')).stdout) as {members: Array<{instId: number, role: string, term: number}>, master: {instId: number, term: number}}
+    expect(json.members.map((m) => [m.instId, m.role])).to.deep.equal([[1, 'master'], [2, 'slave'], [3, 'slave']])
+    expect(json.master).to.deep.include({instId: 1, term: master.term})
+    const text = (await status(cluster.domain)).stdout
+    expect(text).to.include(`domain ${cluster.domain}: 3 member(s), master 1 (term ${master.term})`)
+    expect(text).to.match(/ {2}2 +slave +\d+/)
+
+    // It listened only: no instance heard of anyone new or changed role.
+    for (const [m, from] of linesBefore) {
+      expect(m.lines.slice(from).filter((l) => l.event === 'peer_discovered' || l.event === 'role_change'), `instance ${m.id}`).to.deep.equal([])
+    }
+    // A bad domain is refused before anything is tried, naming the flag.
+    const bad = await status('no spaces').catch((error: {code: number, stderr: string}) => error)
+    expect(bad).to.have.property('code', 2)
+    expect((bad as {stderr: string}).stderr).to.match(/--domain: /)
   })
 
   it('SIGKILL the master: the lowest live id takes over with a higher term', async () => {

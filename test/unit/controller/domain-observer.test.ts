@@ -1,0 +1,60 @@
+// What `flowkeeper status` shows: the members of a domain as their keep-alives on the bus say,
+// heard without taking part in the election.
+import {expect} from 'chai'
+import {InMemoryBroker} from '../../../src/bus/memory-bus.js'
+import {DomainObserver} from '../../../src/controller/domain-observer.js'
+import {renderView} from '../../../src/cli/commands/status.js'
+import type {Role} from '../../../src/election/messages.js'
+
+const keepAlive = (instId: number, role: Role, term: number, domain = 'lab') =>
+  ({v: 1, msg: 'keep_alive', domain, inst_id: instId, role, qid: `q${instId}`, term, seq: 1})
+
+const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+describe('DomainObserver and the status view', () => {
+  it('lists the members heard on the bus with their roles and terms, and the master', async () => {
+    const broker = new InMemoryBroker()
+    const sender = broker.createBus()
+    const bus = broker.createBus({mode: 'observe'})
+    const observer = new DomainObserver(bus, 'lab')
+    observer.attach()
+    await Promise.all([sender.start(), bus.start()])
+    sender.publish('c.lab.discover', keepAlive(3, 'slave', 65537))
+    sender.publish('c.lab.discover', keepAlive(1, 'master', 65537))
+    sender.publish('c.lab.discover', keepAlive(2, 'slave', 65537))
+    sender.publish('c.lab.discover', keepAlive(2, 'slave', 65537))
+    sender.publish('c.other.discover', keepAlive(9, 'master', 99, 'other')) // another domain's key: not heard
+    sender.publish('c.lab.discover', keepAlive(7, 'master', 5, 'other')) // on this key, but another domain: dropped
+    sender.publish('c.lab.discover', {v: 1, msg: 'keep_alive', domain: 'lab', inst_id: 'x'}) // malformed: dropped
+    await settle()
+    const view = observer.view()
+    expect(view.members.map((m) => [m.instId, m.role, m.term, m.keepAlives])).to.deep.equal([
+      [1, 'master', 65537, 1], [2, 'slave', 65537, 2], [3, 'slave', 65537, 1],
+    ])
+    expect(view.master?.instId).to.equal(1)
+    expect(view.conflictingMasters).to.equal(false)
+    expect(view.dropped).to.equal(2)
+    expect(renderView(view)).to.equal([
+      'domain lab: 3 member(s), master 1 (term 65537)',
+      '  ID     ROLE     TERM',
+      '  1      master   65537',
+      '  2      slave    65537',
+      '  3      slave    65537',
+    ].join('\n'))
+    await Promise.all([sender.close(), bus.close()])
+  })
+
+  it('a leave removes the member; two masters are flagged, the higher term shown as master', () => {
+    const observer = new DomainObserver(new InMemoryBroker().createBus({mode: 'observe'}), 'lab')
+    observer.observe(keepAlive(1, 'master', 65537) as never)
+    observer.observe(keepAlive(2, 'master', 131074) as never)
+    const view = observer.view()
+    expect(view.master?.instId).to.equal(2)
+    expect(view.conflictingMasters).to.equal(true)
+    expect(renderView(view)).to.include('warning: more than one instance claims master')
+    observer.observe({v: 1, msg: 'leave', domain: 'lab', inst_id: 2, qid: 'q2', term: 131074})
+    expect(observer.view().members.map((m) => m.instId)).to.deep.equal([1])
+    observer.observe({v: 1, msg: 'leave', domain: 'lab', inst_id: 1, qid: 'q1', term: 65537})
+    expect(renderView(observer.view())).to.equal('domain lab: no instance heard')
+  })
+})
