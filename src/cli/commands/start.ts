@@ -66,7 +66,7 @@ takes over at once.`
   async run(): Promise<void> {
     const {flags} = await this.parse(Start)
     const domainProblem = validateDomain(flags.domain)
-    if (domainProblem) this.error(`--domain: ${domainProblem}`, {exit: 2})
+    if (domainProblem) this.error(`${flagLabel('domain', this.argv, 'd')}: ${domainProblem}`, {exit: 2})
 
     let timing: ElectionTiming
     try {
@@ -78,7 +78,7 @@ takes over at once.`
         selfFenceMs: flags['self-fence-ms'],
       })
     } catch (error) {
-      if (error instanceof SettingsError) this.error(withFlagNames(error.message), {exit: 2})
+      if (error instanceof SettingsError) this.error(withFlagNames(error.message, this.argv), {exit: 2})
       throw error
     }
 
@@ -92,7 +92,7 @@ takes over at once.`
       }
       resolveSettings(flowSettings)
     } catch (error) {
-      if (error instanceof FlowServiceConfigError || error instanceof RangeError) this.error(withFlagNames(error.message), {exit: 2})
+      if (error instanceof FlowServiceConfigError || error instanceof RangeError) this.error(withFlagNames(error.message, this.argv), {exit: 2})
       throw error
     }
 
@@ -134,9 +134,20 @@ takes over at once.`
 }
 
 /** Settings errors name settings as the code does (keepAliveIntervalMs); say them as flags here. */
-function withFlagNames(message: string): string {
+/** A settings error in the words of the command line: each setting named as its flag (see flagLabel). */
+function withFlagNames(message: string, argv: readonly string[]): string {
   return message.replace(/\b(keepAliveIntervalMs|timeoutCheckDelayMs|missTolerance|initMs|selfFenceMs|backupPeriodMs|backupEnabled|auditCron|ownedCookie)\b/g,
-    (name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
+    (name) => flagLabel(name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), argv))
+}
+
+/**
+ * `--flag`, and where its value came from when that was the environment (FLOWKEEPER_<FLAG>) rather
+ * than the command line: a service's unit file is not where a user looks first.
+ */
+function flagLabel(flag: string, argv: readonly string[], char?: string): string {
+  const onCommandLine = argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`) || a.startsWith(`--no-${flag}`) || (char !== undefined && a.startsWith(`-${char}`)))
+  const env = envName(flag)
+  return !onCommandLine && process.env[env] !== undefined ? `--${flag} (from ${env})` : `--${flag}`
 }
 
 /** "0xVALUE/0xMASK" (hex, 64 bits each) into a cookie namespace. */
