@@ -1,4 +1,4 @@
-// `flowkeeper flows add|mod|del|dump|clear`: arguments (dpid forms, flows in ovs-ofctl syntax) are
+// `flowkeeper flows add|mod|del|dump|clear` and `flowkeeper switches`: arguments (dpid forms, flows in ovs-ofctl syntax) are
 // checked before anything is sent and errors name the argument; the commands talk to a real REST
 // server (with a fake flow programmer) the way they talk to an instance.
 import {expect} from 'chai'
@@ -8,6 +8,7 @@ import FlowsClear from '../../../src/cli/commands/flows/clear.js'
 import FlowsDel from '../../../src/cli/commands/flows/del.js'
 import FlowsDump from '../../../src/cli/commands/flows/dump.js'
 import FlowsMod from '../../../src/cli/commands/flows/mod.js'
+import Switches from '../../../src/cli/commands/switches.js'
 import {clearFlowsFlowMod} from '../../../src/flows/ofctl-rest.js'
 import {UnknownSwitchError, type FlowProgrammer, type ProgramOptions, type ProgramResult} from '../../../src/flows/programmer.js'
 import {MemoryLogger} from '../../../src/log.js'
@@ -85,7 +86,7 @@ describe('flowkeeper flows (CLI)', () => {
       domain: 'lab',
       election: {instId: 2, role: 'slave', term: 65537, election: {masterId: 1, peers: () => []}},
       registry: {
-        switches: () => [],
+        switches: () => [{datapathId: 0xan, role: 'master', address: '127.0.0.1:50001', connectedAtMs: 0}],
         flowStats: async (dpid: bigint) => {
           if (dpid !== 1n) throw new UnknownSwitchError(dpid)
           return FLOWS
@@ -187,6 +188,22 @@ describe('flowkeeper flows (CLI)', () => {
     it('clear: every flow of every table', async () => {
       expect(await run(FlowsClear, ['0x000000000000000a'])).to.equal(undefined)
       expect(programmer.calls[0]).to.deep.equal({dpid: 10n, flowMod: clearFlowsFlowMod()})
+    })
+
+    it('switches: a table of dpid, role and address, or JSON; a refusal or an unreachable instance says so (exit 1)', async () => {
+      expect(await run(Switches, [])).to.equal(undefined)
+      expect(out.join('')).to.equal('DPID              ROLE     ADDRESS\n000000000000000a  master   127.0.0.1:50001\n')
+      expect(await run(Switches, ['--json'])).to.equal(undefined)
+      expect(JSON.parse(out.join(''))).to.deep.equal([{dpid: '000000000000000a', dpid_int: 10, role: 'master', address: '127.0.0.1:50001', connected_at: 0}])
+      out = []
+      stdout = sinon.stub(process.stdout, 'write').returns(true)
+      try {
+        const refused = await Switches.run(['--api', server.url, '--api-token', 'wrong'], {root: process.cwd()}).catch((e: Error & {oclif?: {exit?: number}}) => e)
+        expect((refused as Error).message).to.equal('GET /switches answered 401: missing or wrong bearer token (Authorization: Bearer <token>)')
+        expect((refused as {oclif?: {exit?: number}}).oclif?.exit).to.equal(1)
+      } finally {
+        stdout.restore()
+      }
     })
 
     it('a wrong token or an unreachable instance is reported as such', async () => {
