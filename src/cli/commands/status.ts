@@ -2,6 +2,7 @@ import {Command, Flags} from '@oclif/core'
 import {AmqpBus} from '../../bus/amqp-bus.js'
 import {DomainObserver, type DomainView} from '../../controller/domain-observer.js'
 import {validateDomain} from '../../election/messages.js'
+import {ApiClient} from '../../northbound/api-client.js'
 import {amqpFlag, domainFlag, envName} from '../flags.js'
 
 export default class Status extends Command {
@@ -20,6 +21,7 @@ the election, then prints what it saw. Instances that sent nothing while it list
       summary: 'Also show the switches of the instance at this REST API URL, with the role it holds on each (repeatable).',
       multiple: true,
     }),
+    'api-token': Flags.string({summary: 'Bearer token for --api, if the instances require one.', env: envName('api-token')}),
     'listen-ms': Flags.integer({
       summary: 'How long to listen. Must cover at least one keep-alive interval of the cluster (1000 ms with the reference profile).',
       default: 2500,
@@ -46,7 +48,7 @@ the election, then prints what it saw. Instances that sent nothing while it list
     await bus.close()
 
     const view = observer.view()
-    const switches = await Promise.all((flags.api ?? []).map(async (api) => ({api, ...(await fetchSwitches(api))})))
+    const switches = await Promise.all((flags.api ?? []).map(async (api) => ({api, ...(await fetchSwitches(api, flags['api-token']))})))
     if (flags.json) return this.log(JSON.stringify({...view, switches}, null, 2))
     this.log(renderView(view))
     for (const s of switches) {
@@ -56,13 +58,11 @@ the election, then prints what it saw. Instances that sent nothing while it list
   }
 }
 
-async function fetchSwitches(api: string): Promise<{rows?: Array<{dpid: string, role: string}>, error?: string}> {
+async function fetchSwitches(api: string, token: string | undefined): Promise<{rows?: Array<{dpid: string, role: string}>, error?: string}> {
   try {
-    const response = await fetch(new URL('/switches', api))
-    if (!response.ok) return {error: `answered ${response.status}`}
-    return {rows: (await response.json()) as Array<{dpid: string, role: string}>}
+    return {rows: (await new ApiClient({api, token, timeoutMs: 5000}).request('GET', '/switches')) as Array<{dpid: string, role: string}>}
   } catch (error) {
-    return {error: `not reachable (${(error as Error).message})`}
+    return {error: (error as Error).message}
   }
 }
 

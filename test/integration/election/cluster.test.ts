@@ -66,9 +66,12 @@ describe('election cluster (real RabbitMQ, CLI processes)', function () {
     const json = JSON.parse((await status(cluster.domain, '--json')).stdout) as {members: Array<{instId: number, role: string, term: number}>, master: {instId: number, term: number}}
     expect(json.members.map((m) => [m.instId, m.role])).to.deep.equal([[1, 'master'], [2, 'slave'], [3, 'slave']])
     expect(json.master).to.deep.include({instId: 1, term: master.term})
-    const text = (await status(cluster.domain)).stdout
+    const api = String(cluster.members.get(2)!.lines.find((l) => l.msg === 'REST API listening')!.url)
+    const text = (await status(cluster.domain, '--api', api, '--api', 'http://127.0.0.1:1')).stdout
     expect(text).to.include(`domain ${cluster.domain}: 3 member(s), master 1 (term ${master.term})`)
     expect(text).to.match(/ {2}2 +slave +\d+/)
+    expect(text).to.include(`switches of ${api}: none connected`)
+    expect(text).to.include('switches of http://127.0.0.1:1: cannot reach the instance at http://127.0.0.1:1')
 
     // It listened only: no instance heard of anyone new or changed role.
     for (const [m, from] of linesBefore) {
