@@ -36,6 +36,9 @@ export async function installFlows(apiUrl: string, flows: Array<Record<string, u
   return result
 }
 
+/** How long the lab waits for an instance's GET /cluster. */
+const ANSWER_TIMEOUT_MS = 2000
+
 interface ClusterView {
   role: string
   flows?: {devices?: Array<{dpid: string, version: number, flows: number}>} | null
@@ -46,7 +49,8 @@ export async function describeMirrors(apis: Map<number, string>): Promise<string
   const lines: string[] = []
   for (const [id, api] of apis) {
     try {
-      const view = (await (await fetch(`${api}/cluster`)).json()) as ClusterView
+      // Bounded: a paused instance (the lab's p key) must not hold the listing up until it resumes.
+      const view = (await (await fetch(`${api}/cluster`, {signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS)})).json()) as ClusterView
       const devices = (view.flows?.devices ?? []).map((d) => `${d.dpid.replace(/^0+/, '')}: v${d.version}, ${d.flows} flows`).join('; ')
       lines.push(`instance ${id} (${view.role}): ${devices || 'no tables yet'}`)
     } catch {
@@ -59,7 +63,7 @@ export async function describeMirrors(apis: Map<number, string>): Promise<string
 /** Each table's "dpid@version:flows" as the instance at `api` reports it, or undefined if it does not answer. */
 async function tablePositions(api: string): Promise<string | undefined> {
   try {
-    const view = (await (await fetch(`${api}/cluster`)).json()) as ClusterView
+    const view = (await (await fetch(`${api}/cluster`, {signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS)})).json()) as ClusterView
     return (view.flows?.devices ?? []).map((d) => `${d.dpid}@${d.version}:${d.flows}`).sort().join(' ')
   } catch {
     return undefined

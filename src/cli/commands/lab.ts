@@ -273,7 +273,7 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     if (!this.ovs || apiPort === undefined) return
     await new Promise((resolve) => setTimeout(resolve, 300))
     try {
-      const response = await fetch(`http://127.0.0.1:${apiPort}/switches`)
+      const response = await fetch(`http://127.0.0.1:${apiPort}/switches`, {signal: AbortSignal.timeout(2000)})
       const switches = (await response.json()) as Array<{dpid: string, role: string}>
       this.say(`instance ${master.id} on the switches: ${switches.map((s) => `${s.dpid}=${s.role}`).join('  ') || 'none connected yet'}`)
     } catch (error) {

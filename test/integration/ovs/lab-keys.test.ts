@@ -51,6 +51,8 @@ describe('flowkeeper lab (interactive, on a terminal)', function () {
 
     // p: the master hangs (SIGSTOP); the lowest live id takes over. p again: it resumes and steps down.
     expect(await press('p', /\[1\] .*role slave -> master/)).to.include('SIGSTOP the master, instance 2');
+    // f while it hangs: the listing says so rather than waiting for it.
+    expect(await press('f', /instance 3 .*\n/, 10_000)).to.include('instance 2: not answering');
     const resumed = await press('p', /\[2\] .*role master -> /);
     expect(resumed).to.include('SIGCONT instance 2');
     await waitFor(/\[2\] .*role \w+ -> slave/, session.out.length - resumed.length); // directly, or through unknown (a self-fence)
