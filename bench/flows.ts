@@ -414,7 +414,8 @@ try {
     const cpuTotal = Object.values(p.cpuMs).reduce((a, c) => a + c, 0)
     console.log(
       `  run ${p.run} ${p.path.padEnd(6)} ${p.mode === 'batch' ? `batch ${batchSize}` : 'single'} c=${String(p.concurrency).padEnd(4)} ${fmtInt(p.flowsPerSec).padStart(8)} flows/s (raw ${fmtInt(p.raw)}, ratio ${(p.flowsPerSec / p.raw).toFixed(3)})  latency p50 ${p.latency.median.toFixed(1)} p99 ${p.latency.p99.toFixed(1)} ms` +
-        `  lag p50 ${p.lag.pooled.median.toFixed(2)} p99 ${p.lag.pooled.p99.toFixed(2)} ms (last slave p99 ${p.lag.lastSlave.p99.toFixed(2)}; tap hop ${p.lag.probeHop.median.toFixed(2)})` +
+        `  lag p50 ${p.lag.pooled.median.toFixed(2)} p99 ${p.lag.pooled.p99.toFixed(2)} ms (last slave p99 ${p.lag.lastSlave.p99.toFixed(2)}; ` +
+        `p99 per slave ${Object.entries(p.lag.perSlave).map(([id, l]) => `${id}${p.path === 'slave' && Number(id) === entry.id ? '(entry)' : ''} ${l.p99.toFixed(1)}`).join(', ')}; tap hop ${p.lag.probeHop.median.toFixed(2)})` +
         (p.pollLag ? `  poll-lag p50 ${p.pollLag.median.toFixed(1)} p99 ${p.pollLag.p99.toFixed(1)}` : '') +
         `  batch ~${p.bursts.median} (${p.bursts.bursts} bursts)  cpu ${(cpuTotal / p.wallMs).toFixed(2)} cores (+${p.othersCores.toFixed(2)} others)` +
         (p.failures ? `  FAILURES ${p.failures}` : ''),

@@ -1385,7 +1385,10 @@ export class FlowService implements FlowProgrammer {
     this.#acksToSend.set(device, master);
     if (this.#acksScheduled) return;
     this.#acksScheduled = true;
-    void Promise.resolve().then(() => {
+    // process.nextTick, not a promise: the acks of the messages read from the socket go out right
+    // after them, ahead of the promise continuations those messages released (on a slave that
+    // serves REST, the HTTP answers to forwarded requests), which would otherwise delay every ack.
+    process.nextTick(() => {
       this.#acksScheduled = false;
       for (const [device, to] of this.#acksToSend) this.#sendAck(device, to);
       this.#acksToSend.clear();
