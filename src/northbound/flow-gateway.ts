@@ -34,7 +34,7 @@ import type {Logger} from '../log.js'
 import {OFP, type FlowModMessage} from '../openflow/codec.js'
 import {
   RemoteInternalError, batchReplyToJson, batchRequestText, errorFromRpc, errorToRpc, parseFlowRpcMessage, replyToJson,
-  requestToJson, rpcReplyKey, rpcRequestKey, splitBatch,
+  ENVELOPE_BYTES, batchEntryToJson, requestToJson, rpcReplyKey, rpcRequestKey, splitBatch,
   type FlowRpcBatchReply, type FlowRpcBatchRequest, type FlowRpcError, type FlowRpcOutcome, type FlowRpcReply, type FlowRpcRequest,
 } from './flow-rpc.js'
 
@@ -165,7 +165,8 @@ interface Pending {
 interface Coalesced {
   target: Target
   timeoutMs: number
-  items: ProgramItem[]
+  /** With each entry's JSON text as a batch carries it, written when the request came in. */
+  items: Array<ProgramItem & {text: string}>
   /** Per item: called once with its outcome. */
   done: Array<(outcome: ProgramOutcome) => void>
 }
@@ -276,17 +277,17 @@ export class FlowGateway implements FlowProgrammer {
     const target = this.masterOf(role)
     if (!target) throw new NoMasterError(this.whyNoMaster(role))
     if (!this.started) throw new NoMasterError(`instance ${this.instId} cannot forward to master ${target.masterId}: its flow gateway is not started`)
-    const probe = requestToJson({
-      domain: this.domain, id: randomUUID(), from: this.node, fromInst: this.instId, to: target.masterId, term: target.term,
-      dpid, timeoutMs, flowMod,
-    })
-    const bytes = Buffer.byteLength(JSON.stringify(probe))
+    // The entry as a batch carries it, written once: its size decides here, and a batch of the
+    // turn's requests (coalesce) splices the same text in. A lone request's RPC is the same entry
+    // in an envelope of at most ENVELOPE_BYTES.
+    const text = JSON.stringify(batchEntryToJson({dpid, flowMod}))
+    const bytes = Buffer.byteLength(text) + ENVELOPE_BYTES
     const limit = Math.min(DEFAULT_MAX_MESSAGE_BYTES, this.maxMessageBytes)
     if (bytes > limit) {
-      throw new FlowRequestError('flow', `too large to forward to master ${target.masterId} (${bytes} bytes of JSON, at most ${limit})`)
+      throw new FlowRequestError('flow', `too large to forward to master ${target.masterId} (about ${bytes} bytes of JSON, at most ${limit})`)
     }
     return new Promise<ProgramResult>((resolve, reject) => {
-      this.coalesce(target, timeoutMs, {dpid, flowMod}, (outcome) => {
+      this.coalesce(target, timeoutMs, {dpid, flowMod, text}, (outcome) => {
         if (outcome instanceof Error) reject(outcome)
         else resolve(outcome)
       })
@@ -300,7 +301,7 @@ export class FlowGateway implements FlowProgrammer {
    * way per request costs the broker and both instances far more than the request itself. Each
    * request keeps its own outcome, as with a batch: nothing about one depends on the others.
    */
-  private coalesce(target: Target, timeoutMs: number, item: ProgramItem, done: (outcome: ProgramOutcome) => void): void {
+  private coalesce(target: Target, timeoutMs: number, item: ProgramItem & {text: string}, done: (outcome: ProgramOutcome) => void): void {
     let group = this.coalescing
     if (group && (group.target.masterId !== target.masterId || group.target.term !== target.term || group.timeoutMs !== timeoutMs)) {
       this.flushCoalesced()

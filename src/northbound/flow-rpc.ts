@@ -240,8 +240,8 @@ export function batchRequestText(r: Omit<FlowRpcBatchRequest, 'type' | 'entries'
   return new JsonText(`${head.slice(0, -1)},"entries":[${entries.join(',')}]}`)
 }
 
-/** Room left in a batch request for the envelope (ids, domain, numbers): generous, it is a few hundred bytes. */
-const BATCH_ENVELOPE_BYTES = 1024
+/** Room left in a request for the envelope (ids, domain, numbers): generous, it is a few hundred bytes. */
+export const ENVELOPE_BYTES = 1024
 /**
  * Of the bus's message size, what one entry of a batch may cost in the reply at most (an outcome
  * with its error message clipped, see batchReplyToJson): it caps the entries per request so that
@@ -263,8 +263,8 @@ export interface SplitBatch {
  * holds as many consecutive entries as fit, and at most maxBytes / 512 of them so that its reply
  * fits as well.
  */
-export function splitBatch(items: ReadonlyArray<{dpid: bigint, flowMod: FlowModMessage}>, maxBytes: number): SplitBatch {
-  const budget = maxBytes - BATCH_ENVELOPE_BYTES
+export function splitBatch(items: ReadonlyArray<{dpid: bigint, flowMod: FlowModMessage, text?: string}>, maxBytes: number): SplitBatch {
+  const budget = maxBytes - ENVELOPE_BYTES
   const maxEntries = Math.max(1, Math.floor(maxBytes / REPLY_BYTES_PER_ENTRY))
   const chunks: number[][] = []
   const encoded: string[] = []
@@ -272,7 +272,8 @@ export function splitBatch(items: ReadonlyArray<{dpid: bigint, flowMod: FlowModM
   let current: number[] = []
   let bytes = 0
   for (let i = 0; i < items.length; i++) {
-    const text = JSON.stringify(batchEntryToJson(items[i]!))
+    const item = items[i]!
+    const text = item.text ?? JSON.stringify(batchEntryToJson(item)) // written already by a single request (FlowGateway.program)
     encoded.push(text)
     const size = Buffer.byteLength(text) + 1 // and a comma
     if (size > budget) {
