@@ -195,6 +195,11 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
       this.say(`every instance is connected to the ${bridges} bridge(s): the master as MASTER, the others as SLAVE`)
       acknowledged = await this.demoInstallFlows(first.id, bridges)
     }
+    if (cluster.running().length < 2) {
+      this.say(`instance ${first.id} is master (term ${first.term}); with one instance there is no failover to show (--instances 2 or more)`)
+      this.sayScenarioEnd()
+      return
+    }
     this.say(`instance ${first.id} is master (term ${first.term}); in 1 s it is killed with SIGKILL`)
     await new Promise((resolve) => setTimeout(resolve, 1000))
     const killedAt = Date.now()
@@ -225,6 +230,10 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
     } else {
       await new Promise((resolve) => setTimeout(resolve, 500))
     }
+    this.sayScenarioEnd()
+  }
+
+  private sayScenarioEnd(): void {
     this.say(this.failed.length === 0 ? 'scenario done; tearing down' : `scenario FAILED (${this.failed.join('; ')}); tearing down`)
   }
 
@@ -255,11 +264,13 @@ short scripted scenario (start, kill the master, show the takeover, restart it) 
   /** Installs a few flows through a slave (forwarded to the master) and shows every mirror has them. */
   /** Returns the flows the cluster acknowledged. */
   private async demoInstallFlows(masterId: number, bridges: number): Promise<Array<Record<string, unknown>>> {
+    // Through a slave when there is one: it forwards them to the master, which is the point.
     const slave = this.cluster!.running().find((m) => m.id !== masterId)
-    if (!slave) return []
+    const via = slave?.id ?? masterId
     const flows = demoFlows(bridges)
-    const api = this.apis().get(slave.id)!
-    this.say(`installing ${flows.length} flows through instance ${slave.id}'s REST API (a slave: it forwards them to the master): POST ${api}/stats/flowentry/add`)
+    const api = this.apis().get(via)!
+    this.say(`installing ${flows.length} flows through instance ${via}'s REST API ` +
+      `(${slave ? 'a slave: it forwards them to the master' : 'the master: there is no slave'}): POST ${api}/stats/flowentry/add`)
     const installed = await installFlows(api, flows)
     this.say(`${installed.acknowledged} acknowledged by master ${installed.masterId ?? '?'}` +
       `${installed.failed.length ? `, ${installed.failed.length} failed: ${installed.failed[0]}` : ''}; on the switches: ${await switchFlowCounts(this.ovs!, bridges)}`)

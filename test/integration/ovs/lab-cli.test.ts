@@ -31,4 +31,17 @@ describe('flowkeeper lab (scripted)', function () {
     expect(story).to.include('scenario done; tearing down');
     await expectNothingLeft(amqpPort, lab.ovsDir());
   });
+
+  it('with one instance: the flows go in through the master, and no failover is attempted', async () => {
+    const amqpPort = await freePort();
+    lab = LabProcess.start(['--scripted', '--instances', '1', '--bridges', '1', '--amqp-port', String(amqpPort)]);
+    const code = await lab.exited;
+    const story = lab.story();
+    expect(code, `exit code; the lab said:\n${story}`).to.equal(0);
+    expect(story).to.include("through instance 1's REST API (the master: there is no slave)");
+    expect(story).to.include('3 acknowledged by master 1; on the switches: br1: 3');
+    expect(story).to.include('with one instance there is no failover to show');
+    expect(story).to.not.include('SIGKILL');
+    await expectNothingLeft(amqpPort, lab.ovsDir());
+  });
 });
