@@ -16,6 +16,8 @@
 //   batch   flowkeeper's extension: the N flows in JSON arrays of `--batch K` entries, `--batch-concurrency`
 //           batches in flight; a 200 means every entry of the batch is acknowledged as above. Through a
 //           slave, a batch is one RPC to the master.
+// bench/flows-floor.ts puts the same load on a reference cluster that does no flow logic at all:
+// the most a master and two slaves over RabbitMQ reach on this machine, to read these figures by.
 // Before each REST phase the table is cleared through REST (DELETE /stats/flowentry/clear) and
 // the mirrors are waited for, so every phase starts from an empty table like the raw one. After
 // each phase the switch must hold exactly N flows and every mirror the master's version.
@@ -50,19 +52,16 @@
 //   --without-tap   no bus tap (no lag, no breakdown): what the tap's own load costs the throughput.
 //   --audit         keeps the instances' default audit (every minute: flow stats of the whole
 //                   table); off by default so that no audit lands inside a measurement.
-import {mkdirSync, readdirSync, statSync} from 'node:fs'
-import {join} from 'node:path'
+import {mkdirSync} from 'node:fs'
 import {parseArgs} from 'node:util'
-import {freePort} from '../src/lab/free-port.js'
-import {OvsLab} from '../src/lab/ovs.js'
 import {epochMs} from '../src/log.js'
-import {startPrivateBroker} from '../src/lab/private-broker.js'
 import {SwitchCluster} from '../test/helpers/switch-cluster.js'
-import {makeFlows, parseAggregateFlowCount, toFlowMod, type FlowSpec} from './flowmod-flows.js'
+import {parseAggregateFlowCount} from './flowmod-flows.js'
+import {startBenchRig} from './raw-rate.js'
 import {waitForQuiet} from './flowmod-proc.js'
 import {breakdown, deltaBursts, mirrorLag, pollLags, type Breakdown, type MirrorLag} from './flows-analysis.js'
 import {batchAcknowledged, closedLoop, RestTarget, ryuAddBody, ryuBatchBody} from './flows-http.js'
-import {brokerPids, collectProfile, CpuMeter, DeltaTap, deviceOf, monotonicUs, ROOT, summarizeProfile, waitForMirrors, withPreloads} from './flows-lab.js'
+import {brokerPids, collectProfile, CpuMeter, DeltaTap, deviceOf, monotonicUs, summarizeProfile, waitForMirrors, withPreloads} from './flows-lab.js'
 import {BusTap, emptyRecords} from './flows-tap.js'
 import {summarize, type Summary} from './stats.js'
 
@@ -147,16 +146,8 @@ const RTT_SAMPLES = 100
 
 // ---------------------------------------------------------------------------------------------
 
-const dist = await loadDist()
-const allFlows = makeFlows(N + RTT_SAMPLES)
-const flows = allFlows.slice(0, N)
-/** Flows for the switch round-trip samples (not in `flows`). */
-const rttFlows = allFlows.slice(N)
-const broker = await startPrivateBroker(await freePort(), {distPort: await freePort(), stopWithThisProcess: true})
-const lab = await OvsLab.start()
-const ovsPid = lab.pids()['ovs-vswitchd']!
-const rawRegistry = await dist.registry.SwitchRegistry.listen({host: '127.0.0.1', port: 0, connection: {requestTimeoutMs: TIMEOUT_MS}})
-await rawRegistry.setDesiredRole('master', 1n)
+const rig = await startBenchRig({flows: N, rttSamples: RTT_SAMPLES, rawRepeats: RAW_REPEATS, timeoutMs: TIMEOUT_MS})
+const {flows, lab, ovsPid, broker} = rig
 const domain = `flows${process.pid}`
 if (profDir) mkdirSync(profDir, {recursive: true})
 let sc: SwitchCluster | undefined
@@ -242,54 +233,8 @@ try {
 
   // ---------------------------------------------------------------------------------------------
 
-  /**
-   * RAW_REPEATS times N FLOW_MODs + one barrier into one fresh bridge (emptied with a delete-all
-   * between repeats), median wall time; then the switch's round trip for one FLOW_MOD + barrier,
-   * RTT_SAMPLES times, with the N flows in the table (what the REST phase's batches pay at the switch).
-   */
   async function measureRaw(run: number): Promise<Raw> {
-    const name = `flraw${run}`
-    const dpid = 0xf2000000n + BigInt(run)
-    const connected = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`raw bridge ${name} did not connect`)), 20_000)
-      const on = (info: {datapathId: bigint, role: string}) => {
-        if (info.datapathId !== dpid) return
-        clearTimeout(timer)
-        rawRegistry.off('switch-connected', on)
-        if (info.role === 'master') resolve()
-        else reject(new Error(`raw bridge connected with role ${info.role}`))
-      }
-      rawRegistry.on('switch-connected', on)
-    })
-    await lab.addBridge(name, {datapathId: dpid, controllers: [{port: rawRegistry.port}]})
-    await connected
-    const walls: number[] = []
-    const rtts: number[] = []
-    try {
-      for (let repeat = 1; repeat <= RAW_REPEATS; repeat++) {
-        await waitForQuiet(ovsPid)
-        const t0 = performance.now()
-        const messages = flows.map((f: FlowSpec) => toFlowMod(f, dist.codec))
-        const results = await rawRegistry.sendModifications(dpid, messages, {timeoutMs: TIMEOUT_MS})
-        walls.push(performance.now() - t0)
-        const refused = results.filter(Boolean).length
-        const count = parseAggregateFlowCount(await lab.ofctl('dump-aggregate', name))
-        if (refused > 0 || count !== N) throw new Error(`raw: ${refused} refused, ${count} flows on the switch, expected ${N}`)
-        if (repeat === RAW_REPEATS) {
-          for (const f of rttFlows) {
-            const t = performance.now()
-            await rawRegistry.sendModifications(dpid, [toFlowMod(f, dist.codec)], {timeoutMs: TIMEOUT_MS})
-            rtts.push(performance.now() - t)
-          }
-        } else {
-          await rawRegistry.sendModifications(dpid, [dist.codec.flowMod({command: dist.codec.OFP.OFPFC_DELETE, tableId: dist.codec.OFP.OFPTT_ALL})], {timeoutMs: TIMEOUT_MS})
-        }
-      }
-    } finally {
-      await lab.deleteBridge(name)
-    }
-    const wallMs = summarize(walls).median
-    return {run, wallMs, flowsPerSec: (N * 1000) / wallMs, rtt: summarize(rtts)}
+    return {run, ...await rig.measureRaw({name: `flraw${run}`, dpid: 0xf2000000n + BigInt(run)})}
   }
 
   async function measureRest(run: number, path: Path, concurrency: number, mode: Mode): Promise<Phase> {
@@ -522,9 +467,7 @@ try {
     printProfiles(profDir)
   }
   await sc?.stop()
-  await rawRegistry.close()
-  await lab.stop()
-  await broker.stop()
+  await rig.stop()
   if (failed) process.exitCode = 1
 }
 
@@ -547,24 +490,6 @@ function printProfiles(dir: string): void {
       console.log(`    by category: ${s.byCategory.slice(0, 14).map(([k, v]) => `${k} ${v}`).join(', ')}`)
       console.log(`    top: ${s.topFunctions.slice(0, 25).map(([k, v]) => `${k} ${v}`).join('; ')}`)
     }
-  }
-}
-
-async function loadDist(): Promise<{codec: typeof import('../src/openflow/codec.js'), registry: typeof import('../src/openflow/switch-registry.js')}> {
-  const base = join(ROOT, 'dist', 'openflow')
-  for (const f of readdirSync(join(ROOT, 'src', 'openflow')).filter((x) => x.endsWith('.ts'))) {
-    const built = join(base, f.replace(/\.ts$/, '.js'))
-    let stale = false
-    try {
-      stale = statSync(built).mtimeMs < statSync(join(ROOT, 'src', 'openflow', f)).mtimeMs
-    } catch {
-      throw new Error(`dist/openflow/${f.replace(/\.ts$/, '.js')} missing: run npm run build (the instances run from dist/ too)`)
-    }
-    if (stale) console.error(`WARNING: dist/openflow is older than src/openflow/${f}: raw and instances both run the built code; npm run build for current figures`)
-  }
-  return {
-    codec: (await import(join(base, 'codec.js'))) as typeof import('../src/openflow/codec.js'),
-    registry: (await import(join(base, 'switch-registry.js'))) as typeof import('../src/openflow/switch-registry.js'),
   }
 }
 
