@@ -1,5 +1,6 @@
 // Watches a domain's keep-alives from the bus without taking part in the election: the view
-// behind `flowkeeper status`. It never publishes, so observing cannot disturb the cluster.
+// behind `flowkeeper status`. It never publishes, so observing cannot disturb the cluster. When the
+// bus cannot be reached, viewFromReports builds the same view from what instances' REST APIs say.
 import {discoverRoutingKey, parseElectionMessage, type ElectionMessage} from '../election/messages.js'
 import type {Bus} from '../bus/types.js'
 
@@ -53,8 +54,36 @@ export class DomainObserver {
   }
 
   view(): DomainView {
-    const members = [...this.members.values()].sort((a, b) => a.instId - b.instId)
-    const masters = members.filter((m) => m.role === 'master').sort((a, b) => b.term - a.term)
-    return {domain: this.domain, members, master: masters[0], conflictingMasters: masters.length > 1, dropped: this.dropped}
+    return viewOf(this.domain, [...this.members.values()], this.dropped)
   }
+}
+
+/** What an instance's REST API says of its domain (GET /cluster; the fields the view needs). */
+export interface ClusterReport {
+  domain: string
+  members: Array<{inst_id: number, role: string, term: number, self: boolean}>
+}
+
+/**
+ * The view from what instances report over REST, for when the bus cannot be heard: each instance
+ * knows itself for sure and its peers from their last keep-alives, so a member's own report wins
+ * over what others say of it, and otherwise the highest term does. `lastSeenMs` is when the report
+ * came, and `keepAlives` 0: nothing was heard on the bus. Reports of another domain are left out.
+ */
+export function viewFromReports(domain: string, reports: readonly ClusterReport[], nowMs: number): DomainView {
+  const best = new Map<number, {m: ClusterReport['members'][number], self: boolean}>()
+  for (const report of reports) {
+    if (report.domain !== domain) continue
+    for (const m of report.members) {
+      const known = best.get(m.inst_id)
+      if (!known || (m.self && !known.self) || (m.self === known.self && m.term > known.m.term)) best.set(m.inst_id, {m, self: m.self})
+    }
+  }
+  return viewOf(domain, [...best.values()].map(({m}) => ({instId: m.inst_id, role: m.role, term: m.term, lastSeenMs: nowMs, keepAlives: 0})), 0)
+}
+
+function viewOf(domain: string, unordered: ObservedMember[], dropped: number): DomainView {
+  const members = unordered.sort((a, b) => a.instId - b.instId)
+  const masters = members.filter((m) => m.role === 'master').sort((a, b) => b.term - a.term)
+  return {domain, members, master: masters[0], conflictingMasters: masters.length > 1, dropped}
 }

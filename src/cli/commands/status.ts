@@ -1,6 +1,6 @@
 import {Command, Flags} from '@oclif/core'
 import {AmqpBus} from '../../bus/amqp-bus.js'
-import {DomainObserver, type DomainView} from '../../controller/domain-observer.js'
+import {DomainObserver, viewFromReports, type ClusterReport, type DomainView} from '../../controller/domain-observer.js'
 import {validateDomain} from '../../election/messages.js'
 import {ApiClient} from '../../northbound/api-client.js'
 import {amqpFlag, domainFlag, envName} from '../flags.js'
@@ -9,9 +9,11 @@ export default class Status extends Command {
   static override summary = 'Show the members of a domain, their roles and terms, and who is master.'
 
   static override description = `Listens to the domain's keep-alives on the bus for a moment without taking part in
-the election, then prints what it saw. Instances that sent nothing while it listened are not shown.`
+the election, then prints what it saw. Instances that sent nothing while it listened are not shown.
+When RabbitMQ cannot be reached and --api is given, it shows what those instances' REST APIs
+report of the domain instead (GET /cluster), and says so.`
 
-  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --domain lab --json']
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --domain lab --json', '<%= config.bin %> status --api http://127.0.0.1:8080']
 
   static override flags = {
     domain: domainFlag,
@@ -35,27 +37,58 @@ the election, then prints what it saw. Instances that sent nothing while it list
     const domainProblem = validateDomain(flags.domain)
     if (domainProblem) this.error(`--domain: ${domainProblem}`, {exit: 2})
 
+    const apis = flags.api ?? []
     const bus = new AmqpBus({url: flags.amqp, mode: 'observe', connectionName: 'flowkeeper status'})
     const observer = new DomainObserver(bus, flags.domain)
     observer.attach()
+    let view: DomainView
+    let reportedBy: string[] | undefined
     try {
       await bus.start()
+      await new Promise((resolve) => setTimeout(resolve, flags['listen-ms']))
+      view = observer.view()
     } catch (error) {
+      // Without the bus, what the instances' REST APIs report is the next best view.
+      const unreachable = (error as Error).message // "cannot connect to RabbitMQ: <url>: <why>"
+      if (apis.length === 0) this.error(`${unreachable} (with --api URL, status asks that instance's REST API instead)`, {exit: 1})
+      const answers = await Promise.all(apis.map(async (api) => ({api, ...(await fetchClusterReport(api, flags['api-token']))})))
+      const reports = answers.filter((a) => a.report)
+      if (reports.length === 0) this.error(`${unreachable}; and no --api answered: ${answers.map((a) => `${a.api}: ${a.error}`).join('; ')}`, {exit: 1})
+      reportedBy = reports.map((a) => a.api)
+      this.warn(`${unreachable}; showing what the REST API of ${reportedBy.join(', ')} reports instead`)
+      const otherDomains = [...new Set(reports.map((a) => a.report!.domain))].filter((d) => d !== flags.domain)
+      if (otherDomains.length > 0) this.warn(`--domain is ${flags.domain}, but the instance(s) at --api report domain ${otherDomains.join(', ')}`)
+      view = viewFromReports(flags.domain, reports.map((a) => a.report!), Date.now())
+    } finally {
       await bus.close()
-      this.error(`cannot reach RabbitMQ at ${flags.amqp}: ${(error as Error).message}`, {exit: 1})
     }
-    await new Promise((resolve) => setTimeout(resolve, flags['listen-ms']))
-    await bus.close()
 
-    const view = observer.view()
-    const switches = await Promise.all((flags.api ?? []).map(async (api) => ({api, ...(await fetchSwitches(api, flags['api-token']))})))
-    if (flags.json) return this.log(JSON.stringify({...view, switches}, null, 2))
+    const switches = await Promise.all(apis.map(async (api) => ({api, ...(await fetchSwitches(api, flags['api-token']))})))
+    const source = reportedBy ? {source: 'api', reportedBy} : {source: 'bus'}
+    if (flags.json) return this.log(JSON.stringify({...view, ...source, switches}, null, 2))
     this.log(renderView(view))
+    if (reportedBy) this.log(`(as the REST API of ${reportedBy.join(', ')} reports it: RabbitMQ could not be reached)`)
     for (const s of switches) {
       if (s.error) this.log(`switches of ${s.api}: ${s.error}`)
       else this.log(`switches of ${s.api}: ${s.rows!.map((r) => `${r.dpid}=${r.role}`).join('  ') || 'none connected'}`)
     }
   }
+}
+
+/** GET /cluster of one instance, checked for the fields the view needs. */
+async function fetchClusterReport(api: string, token: string | undefined): Promise<{report?: ClusterReport, error?: string}> {
+  try {
+    const body = await new ApiClient({api, token, timeoutMs: 5000}).request('GET', '/cluster')
+    return isClusterReport(body) ? {report: body} : {error: 'its answer to GET /cluster is not a cluster report'}
+  } catch (error) {
+    return {error: (error as Error).message}
+  }
+}
+
+function isClusterReport(v: unknown): v is ClusterReport {
+  const o = v as ClusterReport | null
+  return typeof o === 'object' && o !== null && typeof o.domain === 'string' && Array.isArray(o.members) && o.members.every((m) =>
+    typeof m === 'object' && m !== null && Number.isInteger(m.inst_id) && typeof m.role === 'string' && Number.isInteger(m.term) && typeof m.self === 'boolean')
 }
 
 async function fetchSwitches(api: string, token: string | undefined): Promise<{rows?: Array<{dpid: string, role: string}>, error?: string}> {

@@ -7,6 +7,7 @@ import {RUN_JS, type InstanceProcess} from '../../../src/lab/instance-process.js
 import {execFile} from 'node:child_process'
 import {promisify} from 'node:util'
 import {sharedBroker, startBroker} from '../../helpers/broker.js'
+import {freePort} from '../../../src/lab/free-port.js'
 
 const ROLE_TIMEOUT_MS = 15_000
 let domainCounter = 0
@@ -81,6 +82,34 @@ describe('election cluster (real RabbitMQ, CLI processes)', function () {
     const bad = await status('no spaces').catch((error: {code: number, stderr: string}) => error)
     expect(bad).to.have.property('code', 2)
     expect((bad as {stderr: string}).stderr).to.match(/--domain: /)
+  })
+
+  it('flowkeeper status without a reachable RabbitMQ shows what --api reports, and says so', async () => {
+    const cluster = newCluster()
+    const master = await threeInstances(cluster)
+    const api = String(cluster.members.get(3)!.lines.find((l) => l.msg === 'REST API listening')!.url)
+    const noBroker = `amqp://127.0.0.1:${await freePort()}`
+    const status = (...args: string[]) => promisify(execFile)(process.execPath, [RUN_JS, 'status', '--amqp', noBroker, '--domain', cluster.domain, ...args])
+
+    const text = await status('--api', 'http://127.0.0.1:1', '--api', api)
+    expect(text.stdout).to.include(`domain ${cluster.domain}: 3 member(s), master 1 (term ${master.term})`)
+    expect(text.stdout).to.match(/ {2}3 +slave +\d+/)
+    expect(text.stdout).to.include(`(as the REST API of ${api} reports it: RabbitMQ could not be reached)`)
+    expect(text.stderr).to.include(`cannot connect to RabbitMQ: ${noBroker}`)
+    const json = JSON.parse((await status('--api', api, '--json')).stdout) as {source: string, reportedBy: string[], members: Array<{instId: number, role: string}>}
+    expect(json).to.deep.include({source: 'api', reportedBy: [api]})
+    expect(json.members.map((m) => [m.instId, m.role])).to.deep.equal([[1, 'master'], [2, 'slave'], [3, 'slave']])
+
+    // Nothing to fall back on: exit 1, naming the broker and what would help (oclif wraps the
+    // message in lines that start with '›').
+    const failure = (args: string[]) => status(...args).then(() => ({code: 0, stderr: ''}), (error: {code: number, stderr: string}) =>
+      ({code: error.code, stderr: error.stderr.replace(/\s*›\s*/g, ' ')}))
+    const withoutApi = await failure([])
+    expect(withoutApi.code).to.equal(1)
+    expect(withoutApi.stderr).to.include(`cannot connect to RabbitMQ: ${noBroker}`).and.to.include('with --api URL, status asks')
+    const noAnswer = await failure(['--api', 'http://127.0.0.1:1'])
+    expect(noAnswer.code).to.equal(1)
+    expect(noAnswer.stderr).to.include('no --api answered: http://127.0.0.1:1: cannot reach the instance')
   })
 
   it('SIGKILL the master: the lowest live id takes over with a higher term', async () => {

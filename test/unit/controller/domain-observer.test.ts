@@ -2,7 +2,7 @@
 // heard without taking part in the election.
 import {expect} from 'chai'
 import {InMemoryBroker} from '../../../src/bus/memory-bus.js'
-import {DomainObserver} from '../../../src/controller/domain-observer.js'
+import {DomainObserver, viewFromReports} from '../../../src/controller/domain-observer.js'
 import {renderView} from '../../../src/cli/commands/status.js'
 import type {Role} from '../../../src/election/messages.js'
 
@@ -56,5 +56,31 @@ describe('DomainObserver and the status view', () => {
     expect(observer.view().members.map((m) => m.instId)).to.deep.equal([1])
     observer.observe({v: 1, msg: 'leave', domain: 'lab', inst_id: 1, qid: 'q1', term: 65537})
     expect(renderView(observer.view())).to.equal('domain lab: no instance heard')
+  })
+})
+
+describe('the status view from REST reports (when the bus cannot be heard)', () => {
+  const member = (inst_id: number, role: string, term: number, self = false) => ({inst_id, role, term, self})
+
+  it('merges what instances report: a member\'s own word first, else the highest term; other domains left out', () => {
+    const view = viewFromReports('lab', [
+      // Instance 2 still believes 1 is master (its last keep-alive); 1 itself says it is a slave now, under 3.
+      {domain: 'lab', members: [member(1, 'master', 65537), member(2, 'slave', 65537, true), member(3, 'slave', 65537)]},
+      {domain: 'lab', members: [member(1, 'slave', 65537, true), member(3, 'master', 196611)]},
+      {domain: 'other', members: [member(9, 'master', 99, true)]},
+    ], 1234)
+    expect(view.members.map((m) => [m.instId, m.role, m.term, m.keepAlives, m.lastSeenMs])).to.deep.equal([
+      [1, 'slave', 65537, 0, 1234], [2, 'slave', 65537, 0, 1234], [3, 'master', 196611, 0, 1234],
+    ])
+    expect(view.master?.instId).to.equal(3)
+    expect(view.conflictingMasters).to.equal(false)
+    expect(renderView(view)).to.include('domain lab: 3 member(s), master 3 (term 196611)')
+  })
+
+  it('two masters in the reports are flagged; no report of the domain is no member', () => {
+    const twoMasters = viewFromReports('lab', [{domain: 'lab', members: [member(1, 'master', 65537, true), member(2, 'master', 131074)]}], 0)
+    expect(twoMasters.master?.instId).to.equal(2)
+    expect(twoMasters.conflictingMasters).to.equal(true)
+    expect(renderView(viewFromReports('lab', [{domain: 'other', members: [member(1, 'master', 1, true)]}], 0))).to.equal('domain lab: no instance heard')
   })
 })
