@@ -5,11 +5,12 @@
 //           JSON.parse'd, each entry made into a FLOW_MOD with the codec's builders (no checks at
 //           all; the cookie read as a JS number, so inexact above 2^53), sent with one barrier
 //           through our SwitchRegistry (dist/) with the other requests read in the same turn of the
-//           event loop, under one barrier; once it is back, the request bodies themselves are
-//           published as one "delta", and the 200s go out when every slave acked it. GET /lags:
+//           event loop, under one barrier; once it is back, the turn's FLOW_MOD bytes (or, with
+//           --delta json, its request bodies) are published as one "delta", and the 200s go out
+//           when every slave acked it. GET /lags:
 //           the mirror lag of each flow since the last GET (publication to the last slave's ack).
-//   slave   consumes the deltas, JSON.parse's each, keeps every entry in a Map under
-//           `table/priority/JSON of the match`, and acks to the master's queue.
+//   slave   consumes the deltas; keeps every FLOW_MOD's bytes in a Map under `table/priority/match
+//           bytes` (json: every entry under `table/priority/JSON of the match`); acks to the master.
 // No tables with flow-mod semantics, no versions, no validation, no canonical forms, no
 // tombstones, no timeouts, no coalescing of requests: whatever flowkeeper does costs more.
 import {createServer, type ServerResponse} from 'node:http'
@@ -17,7 +18,7 @@ import {connect} from 'amqplib'
 import {loadDist} from './raw-rate.js'
 
 type Role = 'master' | 'slave'
-const [role, amqpUrl, exchange, slavesText] = process.argv.slice(2) as [Role, string, string, string]
+const [role, amqpUrl, exchange, slavesText, deltaFormat] = process.argv.slice(2) as [Role, string, string, string, 'binary' | 'json']
 const TIMEOUT_MS = 300_000
 
 interface RyuEntry {
@@ -40,11 +41,23 @@ else await runMaster(Number(slavesText))
 async function runSlave(): Promise<void> {
   await channel.bindQueue(queue, exchange, '')
   const table = new Map<string, RyuEntry>()
+  const binaryTable = new Map<string, Buffer>()
   await channel.consume(queue, (m) => {
     if (!m) return
-    // One delta: the request bodies of one turn, each an entry or an array of entries.
-    const bodies = JSON.parse(m.content.toString('utf8')) as Array<RyuEntry | RyuEntry[]>
-    for (const e of bodies.flat()) table.set(`${e.table_id}/${e.priority}/${JSON.stringify(e.match)}`, e)
+    if (deltaFormat === 'binary') {
+      // The FLOW_MODs as sent to the switch, back to back: each kept under table/priority/match bytes.
+      const bytes = m.content
+      for (let off = 0; off + 56 <= bytes.length;) {
+        const length = bytes.readUInt16BE(off + 2)
+        const matchLength = bytes.readUInt16BE(off + 50)
+        binaryTable.set(`${bytes[off + 24]}/${bytes.readUInt16BE(off + 30)}/${bytes.toString('latin1', off + 52, off + 48 + matchLength)}`, bytes.subarray(off, off + length))
+        off += length
+      }
+    } else {
+      // One delta: the request bodies of one turn, each an entry or an array of entries.
+      const bodies = JSON.parse(m.content.toString('utf8')) as Array<RyuEntry | RyuEntry[]>
+      for (const e of bodies.flat()) table.set(`${e.table_id}/${e.priority}/${JSON.stringify(e.match)}`, e)
+    }
     channel.sendToQueue(m.properties.replyTo as string, Buffer.from(m.properties.correlationId as string))
   }, {noAck: true, exclusive: true})
   process.send!({cmd: 'ready'})
@@ -82,12 +95,15 @@ async function runMaster(slaves: number): Promise<void> {
       cookie: BigInt(e.cookie), tableId: e.table_id, priority: e.priority, flags: e.flags, match: codec.match(e.match),
       instructions: [codec.applyActions(...e.actions.map((a) => codec.output(a.port, a.max_len)))],
     }))
+    // Encoded once: the connection sends these bytes, and the binary delta is made of them.
+    const encoded = deltaFormat === 'binary' ? messages.map((fm) => codec.preEncode(fm)) : undefined
     const results = await registry.sendModifications(BigInt(entries[0]!.dpid), messages, {timeoutMs: TIMEOUT_MS})
     if (results.some(Boolean)) throw new Error('the switch refused a flow-mod')
     const id = String(++seq)
+    const delta = encoded ? Buffer.concat(encoded) : Buffer.from(`[${turn.map((r) => r.text).join(',')}]`)
     await new Promise<void>((done) => {
       waiting.set(id, {left: slaves, done, publishedAt: performance.now(), flows: entries.length})
-      channel.publish(exchange, '', Buffer.from(`[${turn.map((r) => r.text).join(',')}]`), {correlationId: id, replyTo: queue})
+      channel.publish(exchange, '', delta, {correlationId: id, replyTo: queue})
     })
     waiting.delete(id)
     for (const r of turn) r.res.end(r.batch ? `{"results":[${new Array<string>(r.entries.length).fill('{"status":200}').join(',')}]}` : '{}')

@@ -1,17 +1,21 @@
-// The floor of the replicated REST path on this machine: how fast can ANY controller built like
+// The floor of the replicated REST path on this machine: how fast can a controller built like
 // flowkeeper (a master behind HTTP, two slaves fed over RabbitMQ, one process each, the 200 after
 // the switch's barrier and both slaves' acks) acknowledge flow adds, against the raw switch rate
 // measured in the same minute? bench/flows measures flowkeeper; this measures a reference cluster
 // that does nothing but move the bytes (bench/flows-floor-node.ts: no checks, no flow-mod
-// semantics, no versions, no canonical forms), so that whatever flowkeeper does can only cost more.
-// Its ratio to raw is an upper bound for flowkeeper's on the same machine, the same client, broker,
-// switch and flows (bench/flowmod-flows.ts, Ryu JSON as bench/flows sends it).
+// semantics, no versions, no canonical forms), so that whatever flowkeeper does costs more: its
+// figures bound flowkeeper's on the same machine, client, broker, switch and flows
+// (bench/flowmod-flows.ts, Ryu JSON as bench/flows sends it), and show what a leaner design of
+// each part would gain (--delta json against binary: what the slaves' format costs).
 //
 // Usage: npx tsx bench/flows-floor.ts [--flows 10000] [--runs 3] [--modes batch,single]
-//          [--batch 1000] [--batch-concurrency 2,4] [--concurrency 256]
+//          [--batch 1000] [--batch-concurrency 2,4] [--concurrency 256] [--delta binary]
 //   batch   the flows in JSON arrays of --batch entries, --batch-concurrency in flight (a phase for
 //           each value);
 //   single  one entry per request, --concurrency in flight.
+//   --delta binary  (default) the slaves get the FLOW_MODs' bytes as sent to the switch, and keep
+//                   each under its table, priority and match bytes: the least a mirror can do;
+//           json    the request bodies, JSON.parse'd by the slaves into a Map of entries.
 // The requests the floor master reads in one turn of its event loop share one barrier and one delta
 // (flowkeeper coalesces them the same way). Mirror lag: per flow, from the delta's publication to
 // the last slave's ack, both at the floor master (bench/flows stamps them at a tap: a broker hop more).
@@ -33,6 +37,7 @@ const {values} = parseArgs({
     batch: {type: 'string', default: '1000'},
     'batch-concurrency': {type: 'string', default: '2,4'},
     concurrency: {type: 'string', default: '256'},
+    delta: {type: 'string', default: 'binary'},
   },
 })
 const N = Number(values.flows)
@@ -47,6 +52,8 @@ for (const [name, v] of Object.entries({flows: N, runs, batch: batchSize, concur
 }
 if (batchConcurrencies.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--batch-concurrency: positive integers, comma-separated')
 if (modes.length === 0 || modes.some((m) => m !== 'single' && m !== 'batch')) throw new Error('--modes: batch and/or single')
+const deltaFormat = values.delta!
+if (deltaFormat !== 'binary' && deltaFormat !== 'json') throw new Error('--delta: binary or json')
 
 const TIMEOUT_MS = 300_000
 const NODE = fileURLToPath(new URL('./flows-floor-node.ts', import.meta.url))
@@ -64,8 +71,8 @@ const results = new Map<string, Array<{rate: number, ratio: number, lagP99: numb
 
 try {
   const exchange = `floor${process.pid}`
-  for (let i = 0; i < SLAVES; i++) await startNode(['slave', broker.url, exchange, '0'])
-  const master = await startNode(['master', broker.url, exchange, String(SLAVES)])
+  for (let i = 0; i < SLAVES; i++) await startNode(['slave', broker.url, exchange, '0', deltaFormat])
+  const master = await startNode(['master', broker.url, exchange, String(SLAVES), deltaFormat])
   const meter = new CpuMeter(() => ({
     'floor master': [children.at(-1)!.pid!],
     ...Object.fromEntries(children.slice(0, SLAVES).map((c, i) => [`floor slave ${i + 1}`, [c.pid!]])),
@@ -73,7 +80,7 @@ try {
     rabbitmq: brokerPids(broker.port),
   }))
   console.log(`flows-floor: ${N} flow adds per measurement, ${runs} runs, modes ${modes.join('/')} (batch: ${batchSize} entries, ${batchConcurrencies.join('/')} in flight; single: ${concurrency} in flight)`)
-  console.log(`  reference cluster: 1 master + ${SLAVES} slaves (bench/flows-floor-node.ts), Node ${process.version}, 2 cores shared by everything; raw = our SwitchRegistry from dist/, one barrier`)
+  console.log(`  reference cluster: 1 master + ${SLAVES} slaves (bench/flows-floor-node.ts), ${deltaFormat} deltas, Node ${process.version}, 2 cores shared by everything; raw = our SwitchRegistry from dist/, one barrier`)
   let bridgeNo = 0
   for (let run = 1; run <= runs; run++) {
     for (const [mode, inFlight] of modes.flatMap((m) => (m === 'batch' ? batchConcurrencies : [concurrency]).map((c) => [m, c] as const))) {
@@ -121,7 +128,7 @@ try {
     console.log(`  floor ${kind.padEnd(12)} ${fmtInt(median(rs.map((r) => r.rate)))} flows/s, ratio to raw ${median(rs.map((r) => r.ratio)).toFixed(3)} (per run ${rs.map((r) => r.ratio.toFixed(3)).join(', ')}), ` +
       `mirror lag p99 ${median(rs.map((r) => r.lagP99)).toFixed(2)} ms (per run ${rs.map((r) => r.lagP99.toFixed(1)).join(', ')})`)
   }
-  console.log(JSON.stringify({bench: 'flows-floor', flows: N, runs, batchSize, node: process.version,
+  console.log(JSON.stringify({bench: 'flows-floor', flows: N, runs, batchSize, delta: deltaFormat, node: process.version,
     ...Object.fromEntries([...results].map(([kind, rs]) => [kind, {
       flowsPerSec: Math.round(median(rs.map((r) => r.rate))), ratioToRaw: round3(median(rs.map((r) => r.ratio))), ratioPerRun: rs.map((r) => round3(r.ratio)),
       lagP99Ms: round3(median(rs.map((r) => r.lagP99))),
