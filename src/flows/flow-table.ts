@@ -373,51 +373,6 @@ export function entryToJson(e: FlowEntry): FlowEntryJson {
   };
 }
 
-/**
- * JSON.stringify(entryToJson(e)), written directly for the common shapes (basic match fields;
- * output, group and queue actions; goto): the master writes every change it replicates, and the
- * objects entryToJson builds only to be serialised were a good part of that. Anything else goes
- * through entryToJson. The text parses to the same value (key order may differ).
- */
-export function entryJsonText(e: FlowEntry): string {
-  let match = '';
-  for (const f of e.match) {
-    if (f.field === 'raw') return JSON.stringify(entryToJson(e));
-    const value = jsonScalar(f.value);
-    const text = f.mask === undefined ? `{"field":"${f.field}","value":${value}}` : `{"field":"${f.field}","value":${value},"mask":${jsonScalar(f.mask)}}`;
-    match = match === '' ? text : `${match},${text}`;
-  }
-  let instructions = '';
-  for (const i of e.instructions) {
-    let text: string;
-    if (i.type === 'APPLY_ACTIONS' || i.type === 'WRITE_ACTIONS') {
-      let actions = '';
-      for (const a of i.actions) {
-        const t = a.type === 'OUTPUT' ? `{"type":"OUTPUT","port":${a.port},"maxLen":${a.maxLen}}`
-          : a.type === 'GROUP' ? `{"type":"GROUP","groupId":${a.groupId}}`
-            : a.type === 'SET_QUEUE' ? `{"type":"SET_QUEUE","queueId":${a.queueId}}`
-              : JSON.stringify(actionToJson(a));
-        actions = actions === '' ? t : `${actions},${t}`;
-      }
-      text = `{"type":"${i.type}","actions":[${actions}]}`;
-    } else if (i.type === 'GOTO_TABLE') {
-      text = `{"type":"GOTO_TABLE","tableId":${i.tableId}}`;
-    } else {
-      text = JSON.stringify(instructionToJson(i));
-    }
-    instructions = instructions === '' ? text : `${instructions},${text}`;
-  }
-  return `{"tableId":${e.tableId},"priority":${e.priority},"cookie":"${e.cookie}","idleTimeout":${e.idleTimeout},` +
-    `"hardTimeout":${e.hardTimeout},"flags":${e.flags},"match":[${match}],"instructions":[${instructions}]}`;
-}
-
-/** A match value as entryToJson writes it: numbers as they are, 64-bit values as decimal strings, text quoted. */
-function jsonScalar(v: unknown): string {
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'bigint') return `"${v}"`;
-  return JSON.stringify(v);
-}
-
 function canonicalOrShapeError<T>(path: string, f: () => T): T {
   try {
     return f();

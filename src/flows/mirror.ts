@@ -22,13 +22,18 @@
  * version — a device changed since that slave's last confirmed backup, or a slave that joined
  * (the set of slaves changed). ONOS compares wall-clock times of the last update and the last
  * backup, which misses an update made while a backup is in flight; versions do not.
+ *
+ * Wire: a delta's edits travel as JSON (`changes`, backupMessageToJson) or, as the master's flow
+ * service publishes them, in binary (`bin`, edit-binary.ts), which slaves read at about half the
+ * cost; parseBackupMessage reads either. Snapshots are JSON.
  */
 import type { FlowModMessage } from '../openflow/codec.js';
 import {
-  FlowTable, editsOf, entryFromJson, entryJsonText, entryToJson, identityFromJson, identityToJson,
+  FlowTable, editsOf, entryFromJson, entryToJson, identityFromJson, identityToJson,
   type CookieNamespace, type FlowChange, type FlowModFailure, type FlowTableSnapshot, type TableEdit,
 } from './flow-table.js';
 import { JsonShapeError, isRecord } from './json.js';
+import { decodeEdits } from './edit-binary.js';
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -85,11 +90,6 @@ export function mergeDeltas(deltas: readonly FlowDelta[]): FlowDelta {
   const edits = deltas.flatMap((d) => d.edits);
   return from === version ? { type: 'flow-delta', device: first.device, term: first.term, version, edits }
     : { type: 'flow-delta', device: first.device, term: first.term, version, from, edits };
-}
-
-/** JSON.stringify(editToJson(e)), without building the objects for a put (see entryJsonText). */
-export function editJsonText(e: TableEdit): string {
-  return e.op === 'put' ? `{"op":"put","entry":${entryJsonText(e.entry)}}` : JSON.stringify(editToJson(e));
 }
 
 export function editToJson(e: TableEdit): Record<string, unknown> {
@@ -214,9 +214,7 @@ export function parseBackupMessage(raw: unknown): ParsedBackupMessage {
         if (version === 0) throw new JsonShapeError('version', 'a delta moves to version 1 or later');
         const from = o.from === undefined ? version : counter(o.from, 'from');
         if (from === 0 || from > version) throw new JsonShapeError('from', 'the first version of a delta is 1..version');
-        if (!Array.isArray(o.changes)) throw new JsonShapeError('changes', 'expected an array');
-        if (o.changes.length > MAX_DELTA_EDITS) throw new JsonShapeError('changes', 'too many changes');
-        const edits = o.changes.map((c, i) => editFromJson(c, `changes[${i}]`));
+        const edits = o.bin !== undefined ? binaryEdits(o) : jsonEdits(o.changes);
         return { ok: true, message: from === version ? { type: 'flow-delta', device, term, version, edits } : { type: 'flow-delta', device, term, version, from, edits } };
       }
       case 'flow-snapshot': {
@@ -246,6 +244,25 @@ export function parseBackupMessage(raw: unknown): ParsedBackupMessage {
     if (err instanceof JsonShapeError) return { ok: false, reason: err.message };
     return { ok: false, reason: `unreadable: ${err instanceof Error ? err.message : String(err)}` };
   }
+}
+
+/** A delta's edits as JSON (`changes`: editToJson of each). */
+function jsonEdits(changes: unknown): TableEdit[] {
+  if (!Array.isArray(changes)) throw new JsonShapeError('changes', 'expected an array');
+  if (changes.length > MAX_DELTA_EDITS) throw new JsonShapeError('changes', 'too many changes');
+  return changes.map((c, i) => editFromJson(c, `changes[${i}]`));
+}
+
+/** A delta's edits in binary (`bin`: base64 of edit-binary.ts records), instead of `changes`. */
+function binaryEdits(o: Record<string, unknown>): TableEdit[] {
+  if (o.changes !== undefined) throw new JsonShapeError('bin', 'a delta carries changes or bin, not both');
+  const text = o.bin;
+  if (typeof text !== 'string' || text.length % 4 !== 0) throw new JsonShapeError('bin', 'expected base64 text');
+  const bytes = Buffer.from(text, 'base64');
+  // Buffer.from skips what is not base64 instead of failing: then fewer bytes come out.
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  if (bytes.length !== (text.length / 4) * 3 - padding) throw new JsonShapeError('bin', 'expected base64 text');
+  return decodeEdits(bytes, 'bin', MAX_DELTA_EDITS);
 }
 
 // ---------------------------------------------------------------------------------------------

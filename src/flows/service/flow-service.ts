@@ -42,9 +42,10 @@ import {
   FlowTable, cookieInNamespace, entryFromFlowStats, entryFromJson, entryToJson, validateFlowMod, flowKey, type FlowEntry, type FlowEntryJson, type TableEdit,
 } from '../flow-table.js';
 import {
-  FlowReplicator, Mirror, backupMessageToJson, deviceId, editJsonText, firstVersion, parseBackupMessage, type DeviceLog,
+  FlowReplicator, Mirror, backupMessageToJson, deviceId, firstVersion, parseBackupMessage, type DeviceLog,
   type FlowDelta, type FlowSnapshot, type MirrorMessage,
 } from '../mirror.js';
+import {encodeEdits} from '../edit-binary.js';
 import {
   NoMasterError, ProgramTimeoutError, SwitchRefusedError, UnknownSwitchError, type FlowProgrammer, type ProgramOptions, type ProgramResult,
 } from '../programmer.js';
@@ -53,7 +54,7 @@ import {reconcile, type ReconcilePlan} from '../reconcile.js';
 import {ForeignCookieError, InstanceNotMasterError, SwitchDemotedError} from './errors.js';
 import {checkSettings, resolveSettings, validateAuditCron, type FlowServiceSettings, type RuntimeSettings} from './settings.js';
 import {
-  SNAPSHOT_PART, SnapshotAssembler, backupRoutingKey, deltaRunText, fromMaster, instanceIdOf, instanceRoutingKey, isInstanceId, jsonBytes,
+  SNAPSHOT_PART, SnapshotAssembler, backupRoutingKey, base64Length, deltaRunText, fromMaster, instanceIdOf, instanceRoutingKey, isInstanceId, jsonBytes,
   parseSnapshotPart, snapshotMessages,
 } from './wire.js';
 import {TurnQueue} from './turns.js';
@@ -1053,10 +1054,10 @@ export class FlowService implements FlowProgrammer {
   #publishDeltas(deltas: readonly FlowDelta[]): boolean {
     if (deltas.length === 0) return true;
     const slaves = this.#ackedSlaves();
-    // What the message holds besides its changes: v, type, device, term, versions, master, slaves.
+    // What the message holds besides its edits: v, type, device, term, versions, master, slaves.
     const limit = this.#settings.chunkBytes - 200 - jsonBytes(slaves);
     const {device, term} = deltas[0]!;
-    let run: {device: string; term: number; from: number; version: number; changes: string[]; bytes: number} | undefined;
+    let run: {device: string; term: number; from: number; version: number; bin: Buffer[]; bytes: number} | undefined;
     const flush = () => {
       if (!run) return;
       this.#counters.deltasSent += run.version - run.from + 1;
@@ -1065,24 +1066,34 @@ export class FlowService implements FlowProgrammer {
       run = undefined;
     };
     for (const d of deltas) {
-      const texts = d.edits.map(editJsonText);
-      let bytes = texts.length;
-      for (const t of texts) bytes += Buffer.byteLength(t, 'utf8');
-      if (bytes > limit) {
+      const bin = encodeEdits(d.edits);
+      if (!bin) {
+        // An edit the binary form cannot carry exactly (odd-sized experimenter data): JSON, alone.
+        flush();
+        const body = {...fromMaster(d, this.instId), slaves};
+        if (jsonBytes(body) > this.#settings.chunkBytes) {
+          this.#counters.deltasOversize++;
+          return false;
+        }
+        this.#counters.deltasSent += d.version - firstVersion(d) + 1;
+        this.#counters.deltaMessagesSent++;
+        this.#publish(backupRoutingKey(this.domain), body);
+        continue;
+      }
+      if (base64Length(bin.length) > limit) {
         flush();
         this.#counters.deltasOversize++;
         return false;
       }
-      if (run && run.bytes + bytes > limit) flush();
-      if (!run) run = {device, term, from: firstVersion(d), version: d.version, changes: [], bytes: 0};
-      for (const t of texts) run.changes.push(t);
+      if (run && base64Length(run.bytes + bin.length) > limit) flush();
+      if (!run) run = {device, term, from: firstVersion(d), version: d.version, bin: [], bytes: 0};
+      run.bin.push(bin);
       run.version = d.version;
-      run.bytes += bytes;
+      run.bytes += bin.length;
     }
     flush();
     return true;
   }
-
 
   /**
    * The slaves whose acks this master waits for, carried by every delta and snapshot: a slave not

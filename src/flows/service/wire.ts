@@ -49,16 +49,22 @@ export function fromMaster(m: BackupMessage, master: number): Record<string, unk
 }
 
 /**
- * A run of deltas (versions from..version of one device) as the master publishes it, written
- * from its changes already serialised one by one (`changes`: editJsonText of each edit):
- * the same JSON as fromMaster(delta) with `slaves`, without serialising every change twice.
+ * A run of deltas (versions from..version of one device) as the master publishes it: the edits of
+ * the run in their binary form (../edit-binary.ts encodeEdits, one buffer after another), base64
+ * in `bin`, with the slaves the master waits for.
  */
 export function deltaRunText(
-  run: {device: string; term: number; from: number; version: number; changes: readonly string[]}, master: number, slaves: readonly number[],
+  run: {device: string; term: number; from: number; version: number; bin: readonly Buffer[]}, master: number, slaves: readonly number[],
 ): string {
   const from = run.from === run.version ? '' : `,"from":${run.from}`;
+  const bin = run.bin.length === 1 ? run.bin[0]! : Buffer.concat(run.bin);
   return `{"v":${BACKUP_PROTOCOL_VERSION},"type":"flow-delta","device":${JSON.stringify(run.device)},"term":${run.term},` +
-    `"version":${run.version}${from},"changes":[${run.changes.join(',')}],"master":${master},"slaves":${JSON.stringify(slaves)}}`;
+    `"version":${run.version}${from},"bin":"${bin.toString('base64')}","master":${master},"slaves":${JSON.stringify(slaves)}}`;
+}
+
+/** The length of `bytes` bytes in base64. */
+export function base64Length(bytes: number): number {
+  return 4 * Math.ceil(bytes / 3);
 }
 
 export function jsonBytes(body: unknown): number {

@@ -308,6 +308,8 @@ describe('flows under a cluster (real RabbitMQ, Open vSwitch, CLI processes)', f
         [backup, {type: 'flow-delta', device: D, term: 1, version: 1, changes: [], master: 7}, 'no version'],
         [backup, {...delta, type: 'flow-bogus'}, 'unknown type'],
         [backup, {...delta, changes: [{op: 'put', entry: {...entry, priority: 'high'}}]}, 'an edit with a string priority'],
+        [backup, {...delta, changes: undefined, bin: 'AAAAAAAA'}, 'binary edits that are not records'],
+        [backup, {...delta, changes: undefined, bin: 'not base64!'}, 'binary edits that are not base64'],
         [backup, {...delta, changes: [{op: 'put', entry}], master: 'evil'}, 'a well-formed delta whose master is not an instance id'],
         [backup, {v: 1, type: 'flow-snapshot-part', device: D, term: 2 ** 40, version: 1, snap: 'x', part: 5, parts: 2, master: 7, entries: []}, 'a snapshot part out of range'],
         // The master's own key.
@@ -358,9 +360,9 @@ describe('flows under a cluster (real RabbitMQ, Open vSwitch, CLI processes)', f
       // Flow service, per instance: malformed backup messages (its own key's included) and what
       // the data bus dropped before parsing (not JSON, not an object, oversize: any of its keys).
       const expectedCounts = new Map([
-        [master.id, {malformed: 7 + 2 + 1, bus: 4 + 2 + 1}],
-        [slaveA.id, {malformed: 7 + 2 + 1, bus: 4 + 1 + 1}],
-        [slaveB.id, {malformed: 7 + 1, bus: 4 + 1}],
+        [master.id, {malformed: 9 + 2 + 1, bus: 4 + 2 + 1}],
+        [slaveA.id, {malformed: 9 + 2 + 1, bus: 4 + 1 + 1}],
+        [slaveB.id, {malformed: 9 + 1, bus: 4 + 1}],
       ])
       for (const m of [master, slaveA, slaveB]) {
         const want = expectedCounts.get(m.id)!

@@ -235,6 +235,20 @@ describe('FlowService', function () {
       }
     });
 
+    it('deltas travel in binary; an edit binary cannot carry exactly (odd-sized experimenter data) goes as JSON, in order', async function () {
+      const [a, b] = await cluster();
+      const seen = await spy(backupRoutingKey('d'));
+      const odd = flowMod({cookie: OWN, priority: 300, match: match({in_port: 3}), instructions: [applyActions({type: 'EXPERIMENTER', experimenter: 0x2320, data: Buffer.from([1, 2, 3])})]});
+      await Promise.all([a!.svc.program(D1, add(100)), a!.svc.program(D1, add(101)), a!.svc.program(D1, odd), a!.svc.program(D1, add(102)), flush()]);
+      const deltas = seen.filter((m) => m.type === 'flow-delta');
+      expect(deltas.map((d) => [d.from ?? d.version, d.version, typeof d.bin === 'string' ? 'bin' : Array.isArray(d.changes) ? 'json' : '?'])).to.deep.equal([
+        [1, 2, 'bin'], [3, 3, 'json'], [4, 4, 'bin'],
+      ]);
+      expect(b!.svc.tableOf(D1)!.entries()).to.deep.equal(a!.svc.tableOf(D1)!.entries());
+      expect(b!.svc.tableOf(D1)!.size).to.equal(4);
+      expect(b!.svc.positionOf(D1)).to.deep.equal(a!.svc.positionOf(D1));
+    });
+
     it('a refused flow-mod rejects in words with its code and leaves every table untouched', async function () {
       const [a, b] = await cluster();
       await Promise.all([a!.svc.program(D1, add(1)), flush()]);

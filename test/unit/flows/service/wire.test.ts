@@ -5,7 +5,8 @@
 import {expect} from 'chai';
 import fc from 'fast-check';
 import {FlowTable} from '../../../../src/flows/flow-table.js';
-import {FlowReplicator, deviceId, editToJson, mergeDeltas, parseBackupMessage, type FlowDelta} from '../../../../src/flows/mirror.js';
+import {FlowReplicator, deviceId, mergeDeltas, parseBackupMessage, type FlowDelta} from '../../../../src/flows/mirror.js';
+import {encodeEdits} from '../../../../src/flows/edit-binary.js';
 import {FlowServiceConfigError} from '../../../../src/flows/service/errors.js';
 import {DEFAULT_FLOW_SERVICE_SETTINGS, resolveSettings} from '../../../../src/flows/service/settings.js';
 import {
@@ -48,7 +49,7 @@ function assemble(messages: Array<Record<string, unknown>>, order: number[]): Fl
 }
 
 describe('flow service wire', function () {
-  it('a run of deltas written from its serialised changes is the JSON of the merged delta as the master sends it', function () {
+  it('a run of deltas written from its edits in binary reads back as the merged delta; so does its JSON form', function () {
     const rep = new FlowReplicator({term: 70000});
     const deltas: FlowDelta[] = [];
     for (let i = 1; i <= 5; i++) {
@@ -57,11 +58,18 @@ describe('flow service wire', function () {
     }
     for (const run of [deltas, deltas.slice(2, 3)]) {
       const merged = mergeDeltas(run);
+      // One buffer per delta, as the flow service encodes them.
       const text = deltaRunText({device: merged.device, term: merged.term, from: run[0]!.version, version: merged.version,
-        changes: merged.edits.map((e) => JSON.stringify(editToJson(e)))}, 7, [2, 3]);
-      expect(JSON.parse(text)).to.deep.equal({...fromMaster(merged, 7), slaves: [2, 3]});
-      const parsed = parseBackupMessage(text);
-      expect(parsed.ok && parsed.message).to.deep.equal(merged);
+        bin: run.map((d) => encodeEdits(d.edits)!)}, 7, [2, 3]);
+      const {bin, ...head} = JSON.parse(text) as Record<string, unknown>;
+      const {changes, ...jsonHead} = {...fromMaster(merged, 7), slaves: [2, 3]} as Record<string, unknown>;
+      expect(head).to.deep.equal(jsonHead);
+      expect(bin).to.be.a('string');
+      expect(changes).to.have.length(run.length);
+      for (const wire of [text, JSON.stringify({...fromMaster(merged, 7), slaves: [2, 3]})]) {
+        const parsed = parseBackupMessage(wire);
+        expect(parsed.ok && parsed.message).to.deep.equal(merged);
+      }
     }
   });
 
