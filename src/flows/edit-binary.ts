@@ -4,7 +4,8 @@
  * codec's match and instruction readers instead of JSON objects for every field, which made a
  * slave's reading of a delta cost about twice as much (bench/flows-floor shows what the slaves'
  * format weighs in the whole cluster's rate). Carried base64-encoded in a delta's `bin` field
- * (mirror.ts); snapshots stay JSON.
+ * (mirror.ts); snapshots stay JSON. A master writes it only when every slave it waits for said in
+ * its acks that it reads it (`bin: true`): slaves on older code get JSON.
  *
  * One record per edit, back to back, big-endian:
  *   u16 length (of the whole record)  u8 op (1 put, 2 del)  u8 table_id  u16 priority

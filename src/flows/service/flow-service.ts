@@ -407,6 +407,8 @@ export class FlowService implements FlowProgrammer {
   /** Slave: per switch, mirror work waiting for its turn (see #inTurn). */
   readonly #mirrorBacklog = new Map<string, Array<() => void>>();
   #acksScheduled = false;
+  /** The slaves whose last ack said they read binary deltas (edit-binary.ts). */
+  #readsBinary = new Set<string>();
   #snapSeq = 0;
   /** Slave: which mirrors a takeover may take for the truth, and why (not). */
   readonly #trust = new MirrorTrust();
@@ -1057,6 +1059,8 @@ export class FlowService implements FlowProgrammer {
     // What the message holds besides its edits: v, type, device, term, versions, master, slaves.
     const limit = this.#settings.chunkBytes - 200 - jsonBytes(slaves);
     const {device, term} = deltas[0]!;
+    // Binary only when every slave waited for has said it reads it (an older slave would drop it).
+    const binary = slaves.every((id) => this.#readsBinary.has(String(id)));
     let run: {device: string; term: number; from: number; version: number; bin: Buffer[]; bytes: number} | undefined;
     const flush = () => {
       if (!run) return;
@@ -1066,9 +1070,10 @@ export class FlowService implements FlowProgrammer {
       run = undefined;
     };
     for (const d of deltas) {
-      const bin = encodeEdits(d.edits);
+      const bin = binary ? encodeEdits(d.edits) : undefined;
       if (!bin) {
-        // An edit the binary form cannot carry exactly (odd-sized experimenter data): JSON, alone.
+        // For a slave that reads JSON only, or an edit the binary form cannot carry exactly
+        // (odd-sized experimenter data): JSON, a delta a message.
         flush();
         const body = {...fromMaster(d, this.instId), slaves};
         if (jsonBytes(body) > this.#settings.chunkBytes) {
@@ -1258,6 +1263,9 @@ export class FlowService implements FlowProgrammer {
           if (!rep) return;
           this.#counters.acksReceived++;
           rep.recordAck(m);
+          // Each ack says whether its slave reads binary deltas (older code says nothing: JSON for it).
+          if (o.bin === true) this.#readsBinary.add(m.from);
+          else this.#readsBinary.delete(m.from);
           const key = `${m.from}|${m.device}`;
           if (rep.ackedVersion(m.from, m.device) === m.version && m.term === rep.term) {
             const inFlight = this.#snapshotsInFlight.get(key);
@@ -1411,7 +1419,7 @@ export class FlowService implements FlowProgrammer {
     const ack = this.#mirror.ack(device, String(this.instId));
     if (!ack) return;
     this.#counters.acksSent++;
-    this.#publish(instanceRoutingKey(this.domain, to), backupMessageToJson(ack));
+    this.#publish(instanceRoutingKey(this.domain, to), {...backupMessageToJson(ack), bin: true});
   }
 
   // -------------------------------------------------------------------------------------------

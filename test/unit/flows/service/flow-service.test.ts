@@ -249,6 +249,29 @@ describe('FlowService', function () {
       expect(b!.svc.positionOf(D1)).to.deep.equal(a!.svc.positionOf(D1));
     });
 
+    it('a slave whose acks do not say it reads binary (older code) gets JSON deltas until one does', async function () {
+      const [a, b] = await cluster();
+      const seen = await spy(backupRoutingKey('d'));
+      const acks = await spy(instanceRoutingKey('d', 1));
+      await Promise.all([a!.svc.program(D1, add(100)), flush()]);
+      expect(acks.at(-1)).to.include({type: 'flow-ack', from: '2', bin: true});
+      // Slave 2 as older code acks: no bin field.
+      const oldSlave = broker.createBus();
+      await oldSlave.start();
+      oldSlave.publish(instanceRoutingKey('d', 1), {v: 1, type: 'flow-ack', device: deviceId(D1), term: TERM1, version: 1, from: '2'});
+      await flush();
+      await Promise.all([a!.svc.program(D1, add(101)), a!.svc.program(D1, add(102)), flush()]);
+      // Its next ack (it does read binary) brings binary back.
+      await Promise.all([a!.svc.program(D1, add(103)), flush()]);
+      const deltas = seen.filter((m) => m.type === 'flow-delta');
+      expect(deltas.map((d) => [d.from ?? d.version, d.version, typeof d.bin === 'string' ? 'bin' : Array.isArray(d.changes) ? 'json' : '?'])).to.deep.equal([
+        [1, 1, 'bin'], [2, 2, 'json'], [3, 3, 'json'], [4, 4, 'bin'],
+      ]);
+      expect(b!.svc.tableOf(D1)!.entries()).to.deep.equal(a!.svc.tableOf(D1)!.entries());
+      expect(b!.svc.positionOf(D1)).to.deep.equal(a!.svc.positionOf(D1));
+      await oldSlave.close();
+    });
+
     it('a refused flow-mod rejects in words with its code and leaves every table untouched', async function () {
       const [a, b] = await cluster();
       await Promise.all([a!.svc.program(D1, add(1)), flush()]);
