@@ -12,9 +12,10 @@
  *   u16 idle_timeout  u16 hard_timeout  u16 flags  4 zero bytes  u64 cookie      (24 bytes)
  *   ofp_match (OXM, padded to 8 bytes)
  *   put: the instructions, as in a FLOW_MOD, to the end of the record; del: nothing.
- * A del writes zero timeouts, flags and cookie (a reader ignores them). Reading checks every length (the codec's Reader: a
- * lying one is an error, never a read past its record), then validates and normalizes the entry
- * or identity as entryFromJson and identityFromJson do: what a record holds is never trusted.
+ * A del writes zero timeouts, flags and cookie (a reader ignores them). Reading checks every
+ * length (the codec's Reader: a lying one is an error, never a read past its record), then
+ * validates and normalizes the entry or identity as entryFromJson and identityFromJson do: what a
+ * record holds is never trusted.
  */
 import { DecodeError, EncodeError } from '../openflow/errors.js';
 import { Reader, Writer } from '../openflow/codec-io.js';
