@@ -204,11 +204,35 @@ function basicCode(f: OxmField): number {
  */
 const CANONICAL_MATCHES = new WeakSet<Match>();
 
-/** A match in canonical form: normalized fields in class/field order. Throws MatchValueError. */
+/**
+ * A match in canonical form: normalized fields in class/field order. Throws MatchValueError.
+ * A match that already is (what REST requests and the codec mostly give) is returned as it is,
+ * like canonicalInstructions does: a match is not modified once handed over.
+ */
 export function normalizeMatch(match: Match): Match {
   if (!Array.isArray(match)) throw new MatchValueError('match', 'expected an array of OXM fields');
-  if (CANONICAL_MATCHES.has(match)) return match;
+  if (CANONICAL_MATCHES.has(match) || canonicalAsItIs(match)) return match;
   return matchOfNormalizedFields(match.map(normalizeField));
+}
+
+/**
+ * Whether every field is an unmasked basic field written canonically, each exactly {field, value},
+ * in strictly increasing field order: normalizeMatch would make an equal copy of it. One pass, no
+ * allocation (a WeakSet mark or fresh field objects per match cost more than this check).
+ */
+function canonicalAsItIs(match: Match): boolean {
+  let prevCode = -1;
+  for (let i = 0; i < match.length; i++) {
+    const f = match[i] as OxmField | undefined;
+    if (f === null || typeof f !== 'object' || f.field === 'raw' || 'mask' in f) return false;
+    const spec = oxmFieldSpec(f.field);
+    if (!spec || spec.name !== f.field || spec.code <= prevCode || !alreadyCanonicalValue(spec, f.value)) return false;
+    let keys = 0;
+    for (const _ in f) keys++;
+    if (keys !== 2) return false;
+    prevCode = spec.code;
+  }
+  return true;
 }
 
 /** A canonical match from fields that normalizeField already produced: ordered, and marked. */

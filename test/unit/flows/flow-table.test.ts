@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import {
-  OFP, applyActions, flowMod, gotoTable, match, output, writeActions, type FlowModMessage, type Match,
+  OFP, applyActions, flowMod, gotoTable, match, output, writeActions, type FlowModMessage, type Match, type OxmField,
 } from '../../../src/openflow/codec.js';
 import {
   FlowTable, addFlowModFor, canonicalInstructions, cookieInNamespace, deleteFlowModFor, editsOf, entryFromFlowStats, entryToJson, flowKey,
@@ -17,7 +17,7 @@ import { OWNED, richAdd, richMatch, smallFlowMod } from '../../helpers/flows-arb
 import { instruction as anyInstruction, match as anyMatch } from '../../helpers/openflow-arbitraries.js';
 import { instructionToJson } from '../../../src/flows/json.js';
 import { matchKey } from '../../../src/openflow/codec.js';
-import { MatchValueError, normalizeMatch } from '../../../src/flows/match-bits.js';
+import { MatchValueError, matchOfNormalizedFields, normalizeField, normalizeMatch } from '../../../src/flows/match-bits.js';
 
 function ok(r: ApplyResult): FlowChange[] {
   if (!r.ok) throw new Error(`refused: ${r.error.reason}`);
@@ -397,6 +397,39 @@ describe('FlowTable', function () {
         expect(normalizeMatch(canonicalMatch)).to.equal(canonicalMatch);
         expect(flowKey({ tableId, priority, match: structuredClone(canonicalMatch) })).to.equal(expected);
       }), { numRuns: 2000 });
+    });
+
+    // normalizeMatch hands a match that is canonical already back as it is (no copy): only when a
+    // copy would be equal, field for field, and with nothing else in it.
+    it('normalizeMatch returns a canonical match as it is, and a canonical copy of anything else', function () {
+      fc.assert(fc.property(fc.oneof(anyMatch, richMatch), (m) => {
+        let reference;
+        try {
+          reference = matchOfNormalizedFields(m.map(normalizeField));
+        } catch (err) {
+          if (err instanceof MatchValueError) return;
+          throw err;
+        }
+        const out = normalizeMatch(m);
+        expect(out).to.deep.equal(reference);
+        if (out === m) expect(m).to.deep.equal(reference);
+      }), { numRuns: 2000 });
+      const canonical: Match = [{ field: 'in_port', value: 1 }, { field: 'eth_type', value: 0x800 }, { field: 'ipv4_dst', value: '10.0.0.1' }];
+      expect(normalizeMatch(canonical)).to.equal(canonical);
+      const copies: Match[] = [
+        [{ field: 'eth_type', value: 0x800 }, { field: 'in_port', value: 1 }],
+        [{ field: 'in_port', value: 1, note: 'x' } as OxmField],
+        [{ field: 'in_port', value: 1, mask: undefined } as OxmField],
+        [{ field: 'eth_dst', value: '00:00:00:00:00:0A' }],
+        [{ field: 'in_port', value: 1 }, { field: 'in_port', value: 2 }],
+      ];
+      for (const m of copies) {
+        const out = normalizeMatch(m);
+        expect(out, JSON.stringify(m)).to.not.equal(m);
+        expect(out).to.deep.equal(matchOfNormalizedFields(m.map(normalizeField)));
+        expect(normalizeMatch(out)).to.equal(out);
+      }
+      expect(normalizeMatch(copies[1]!)).to.deep.equal([{ field: 'in_port', value: 1 }]);
     });
 
     // sameInstructions compares field by field (a reconciliation compares every flow): it must say
