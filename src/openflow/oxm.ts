@@ -86,7 +86,14 @@ export function oxmFieldName(oxmClass: number, oxmField: number): OxmBasicFieldN
 // ---------------------------------------------------------------------------------------------
 
 export function formatMac(b: Buffer | Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
+  return b.length === 6 ? macAt(b, 0) : Array.from(b, (x) => HEX[x]!).join(':');
+}
+
+const HEX = Array.from({ length: 256 }, (_, x) => x.toString(16).padStart(2, '0'));
+
+/** The MAC address in the 6 bytes at `at`, 'aa:bb:cc:dd:ee:ff' (no copy, no array). */
+function macAt(b: Uint8Array, at: number): string {
+  return `${HEX[b[at]!]}:${HEX[b[at + 1]!]}:${HEX[b[at + 2]!]}:${HEX[b[at + 3]!]}:${HEX[b[at + 4]!]}:${HEX[b[at + 5]!]}`;
 }
 
 export function parseMac(s: string): Buffer | undefined {
@@ -295,12 +302,20 @@ function valueToBytes(spec: OxmFieldSpec, v: unknown, path: string): Buffer {
 }
 
 function bytesToValue(spec: OxmFieldSpec, b: Buffer): number | bigint | string {
+  return valueAt(spec, b, 0);
+}
+
+/**
+ * The value of a field of this kind in the spec.bytes bytes at `at` (bounds checked by the
+ * caller), read in place: a flow stats reply or a delta has thousands of fields to read.
+ */
+function valueAt(spec: OxmFieldSpec, b: Buffer, at: number): number | bigint | string {
   switch (spec.kind) {
-    case 'uint': return b.readUIntBE(0, spec.bytes);
-    case 'u64': return b.readBigUInt64BE(0);
-    case 'mac': return formatMac(b);
-    case 'ipv4': return formatIpv4(b);
-    case 'ipv6': return formatIpv6(b);
+    case 'uint': return b.readUIntBE(at, spec.bytes);
+    case 'u64': return b.readBigUInt64BE(at);
+    case 'mac': return macAt(b, at);
+    case 'ipv4': return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+    case 'ipv6': return formatIpv6(b.subarray(at, at + 16));
   }
 }
 
@@ -381,9 +396,13 @@ export function decodeOxm(r: Reader): OxmField {
     if (len !== spec.bytes * (hasMask ? 2 : 1)) {
       r.fail('BAD_LENGTH', `OXM ${spec.name}${hasMask ? ' (masked)' : ''} has length ${len}, expected ${spec.bytes * (hasMask ? 2 : 1)}`, { offset: start, ofpError: BAD_MATCH_LEN });
     }
-    const value = bytesToValue(spec, r.bytes(spec.bytes));
+    // The payload's length was checked above (r.need): read in place.
+    const buf = r.ctx.message;
+    const value = valueAt(spec, buf, r.pos);
+    r.pos += spec.bytes;
     if (!hasMask) return { field: spec.name, value } as OxmField;
-    const mask = bytesToValue(spec, r.bytes(spec.bytes));
+    const mask = valueAt(spec, buf, r.pos);
+    r.pos += spec.bytes;
     return { field: spec.name, value, mask } as OxmField;
   }
   if (oxmClass === C.OFPXMC_EXPERIMENTER) {
