@@ -13,7 +13,7 @@ import {
 import {MemoryLogger} from '../../../src/log.js'
 import {MasterChangedError} from '../../../src/northbound/flow-gateway.js'
 import {RemoteInternalError} from '../../../src/northbound/flow-rpc.js'
-import {buildRestApp, DEFAULT_BATCH_BODY_LIMIT, RestServer, type RestAppOptions, type RestInstance} from '../../../src/northbound/rest-server.js'
+import {buildRestApp, DEFAULT_BATCH_BODY_LIMIT, RequestPacer, RestServer, type RestAppOptions, type RestInstance} from '../../../src/northbound/rest-server.js'
 import {OFP, type FlowModMessage, type FlowStats, type FlowStatsFilter} from '../../../src/openflow/codec.js'
 import {SwitchTimeoutError} from '../../../src/openflow/connection.js'
 import {SwitchNotConnectedError} from '../../../src/openflow/roles.js'
@@ -548,5 +548,28 @@ describe('REST API', () => {
     } finally {
       await server.close()
     }
+  })
+})
+
+describe('RequestPacer: deferred request work, a few items a turn of the event loop', () => {
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+  it('runs the items in order, at most perTurn a turn, so what arrives meanwhile is not held behind all of them', async () => {
+    const pacer = new RequestPacer(32)
+    const ran: number[] = []
+    for (let i = 0; i < 70; i++) pacer.defer(() => ran.push(i))
+    expect(ran).to.deep.equal([]) // nothing in the socket's callback
+    const seen: number[] = []
+    // An immediate queued now stands for a bus message read in the same turn: it runs after the first slice only.
+    for (let t = 0; t < 4; t++) {
+      await turn()
+      seen.push(ran.length)
+    }
+    expect(seen).to.deep.equal([32, 64, 70, 70])
+    expect(ran).to.deep.equal(Array.from({length: 70}, (_, i) => i))
+    // Idle again: new work starts at the next turn.
+    pacer.defer(() => ran.push(70))
+    await turn()
+    expect(ran.at(-1)).to.equal(70)
   })
 })
