@@ -26,6 +26,7 @@ import {parseAggregateFlowCount} from './flowmod-flows.js'
 import {waitForQuiet} from './flowmod-proc.js'
 import {batchAcknowledged, closedLoop, RestTarget, ryuAddBody, ryuBatchBody} from './flows-http.js'
 import {brokerPids, CpuMeter} from './flows-lab.js'
+import {cpuBudget, formatCpuBudget} from './cpu-budget.js'
 import {startBenchRig} from './raw-rate.js'
 import {summarize} from './stats.js'
 
@@ -58,6 +59,9 @@ if (deltaFormat !== 'binary' && deltaFormat !== 'json') throw new Error('--delta
 const TIMEOUT_MS = 300_000
 const NODE = fileURLToPath(new URL('./flows-floor-node.ts', import.meta.url))
 const SLAVES = 2
+/** bench/flows' goal for acknowledged adds against raw, and the machine's cores: the CPU budget they leave. */
+const GOAL_RATIO = 0.5
+const CORES = 2
 
 const rig = await startBenchRig({flows: N, rttSamples: 100, rawRepeats: 3, timeoutMs: TIMEOUT_MS})
 const {flows, lab, ovsPid, broker} = rig
@@ -67,7 +71,7 @@ process.on('exit', () => {
 })
 let failed = false
 /** Per phase kind ('batch c=2', 'single c=256'): each run's figures. */
-const results = new Map<string, Array<{rate: number, ratio: number, lagP99: number}>>()
+const results = new Map<string, Array<{rate: number, raw: number, ratio: number, lagP99: number, cpuUs: Record<string, number>}>>()
 
 try {
   const exchange = `floor${process.pid}`
@@ -111,7 +115,7 @@ try {
         const rate = (acked * 1000) / loop.wallMs
         const kind = `${mode} c=${inFlight}`
         if (!results.has(kind)) results.set(kind, [])
-        results.get(kind)!.push({rate, ratio: rate / raw.flowsPerSec, lagP99: lag.p99})
+        results.get(kind)!.push({rate, raw: raw.flowsPerSec, ratio: rate / raw.flowsPerSec, lagP99: lag.p99, cpuUs: Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, (ms * 1000) / N]))})
         const latency = summarize(loop.results.map((r) => r.doneAt - r.sentAt))
         const perFlow = Object.entries(cpu).map(([k, ms]) => `${k} ${Math.round((ms * 1000) / N)}`).join(', ')
         const total = Object.values(cpu).reduce((a, b) => a + b, 0)
@@ -127,6 +131,11 @@ try {
   for (const [kind, rs] of results) {
     console.log(`  floor ${kind.padEnd(12)} ${fmtInt(median(rs.map((r) => r.rate)))} flows/s, ratio to raw ${median(rs.map((r) => r.ratio)).toFixed(3)} (per run ${rs.map((r) => r.ratio.toFixed(3)).join(', ')}), ` +
       `mirror lag p99 ${median(rs.map((r) => r.lagP99)).toFixed(2)} ms (per run ${rs.map((r) => r.lagP99.toFixed(1)).join(', ')})`)
+    const budget = cpuBudget({
+      cores: CORES, rawFlowsPerSec: median(rs.map((r) => r.raw)), goalRatio: GOAL_RATIO, isController: (g) => g.startsWith('floor '),
+      perFlowUs: Object.fromEntries(Object.keys(rs[0]!.cpuUs).map((g) => [g, median(rs.map((r) => r.cpuUs[g]!))])),
+    })
+    console.log(`    ${formatCpuBudget(budget, CORES, 'the reference cluster')}`)
   }
   console.log(JSON.stringify({bench: 'flows-floor', flows: N, runs, batchSize, delta: deltaFormat, node: process.version,
     ...Object.fromEntries([...results].map(([kind, rs]) => [kind, {

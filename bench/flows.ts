@@ -59,6 +59,7 @@ import {SwitchCluster} from '../test/helpers/switch-cluster.js'
 import {parseAggregateFlowCount} from './flowmod-flows.js'
 import {startBenchRig} from './raw-rate.js'
 import {waitForQuiet} from './flowmod-proc.js'
+import {cpuBudget, formatCpuBudget} from './cpu-budget.js'
 import {breakdown, deltaBursts, mirrorLag, pollLags, type Breakdown, type MirrorLag} from './flows-analysis.js'
 import {batchAcknowledged, closedLoop, RestTarget, ryuAddBody, ryuBatchBody} from './flows-http.js'
 import {brokerPids, collectProfile, CpuMeter, DeltaTap, deviceOf, monotonicUs, summarizeProfile, waitForMirrors, withPreloads} from './flows-lab.js'
@@ -100,6 +101,10 @@ if (paths.some((p) => p !== 'master' && p !== 'slave')) throw new Error('--paths
 
 const GOAL_LAG_P99_MS = 20
 const GOAL_RATIO = 0.5
+/** The machine's cores, for the CPU budget the rate goal leaves the instances (bench/cpu-budget.ts). */
+const CORES = 2
+/** The instances' CPU groups (see the CpuMeter below): 'master(1)', 'slave(2)', 'entry slave(3)'. */
+const isInstance = (group: string) => /^(entry )?(master|slave)\(\d+\)$/.test(group)
 const TIMEOUT_MS = 300_000
 
 type Path = 'master' | 'slave'
@@ -421,6 +426,8 @@ try {
       if (mode === 'single') console.log(`    per request, median ms: ${segText} (the switch's own round trip for 1 FLOW_MOD + barrier: p50 ${rttP50.toFixed(2)}, p99 ${rttP99.toFixed(2)})`)
       console.log(`    cpu per acked flow, µs (of which kernel): ${Object.entries(cpuPerFlowUs).map(([k, v]) => `${k} ${v} (${sysPerFlowUs[k]})`).join(', ')}; ` +
         `total ${Object.values(cpuPerFlowUs).reduce((a, b) => a + b, 0)} µs; ${cores.toFixed(2)} of 2 cores busy with this (others on the machine: ${others.toFixed(2)})`)
+      const budget = cpuBudget({cores: CORES, rawFlowsPerSec: rawMedian, goalRatio: GOAL_RATIO, perFlowUs: cpuPerFlowUs, isController: isInstance})
+      console.log(`    ${formatCpuBudget(budget, CORES, 'the 3 instances')}`)
       out[key] = {
         ...(mode === 'batch' ? {batchSize} : {}),
         bestConcurrency: best.concurrency,
@@ -438,6 +445,7 @@ try {
         switchRttMs: {p50: round2(rttP50), p99: round2(rttP99)},
         cpuPerFlowUs,
         kernelPerFlowUs: sysPerFlowUs,
+        cpuBudgetUs: {atGoal: Math.round(budget.budgetUs), others: Math.round(budget.othersUs), leftForInstances: Math.round(budget.leftUs), instances: Math.round(budget.controllerUs)},
         coresBusy: round2(cores),
         othersCores: round2(others),
         perConcurrency: Object.fromEntries(perC.map(({concurrency, rate}) => [concurrency, Math.round(rate)])),
