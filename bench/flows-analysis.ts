@@ -146,26 +146,6 @@ export function breakdown(results: readonly HttpResult[], records: TapRecords, t
   return out
 }
 
-/**
- * Deltas per burst: the master publishes one batch's deltas in one synchronous run, so they reach
- * the tap back to back; a gap above `gapMs` starts the next batch. An estimate of FlowService's
- * batch sizes (one barrier each).
- */
-export function deltaBursts(records: TapRecords, term: number, gapMs = 0.3): Summary & {bursts: number} {
-  const at = records.deltas.filter((d) => d[1] === term).map((d) => d[0]).sort((a, b) => a - b)
-  const sizes: number[] = []
-  let size = 0
-  for (let i = 0; i < at.length; i++) {
-    if (i > 0 && at[i]! - at[i - 1]! > gapMs) {
-      sizes.push(size)
-      size = 0
-    }
-    size++
-  }
-  if (size > 0) sizes.push(size)
-  return {...summarize(sizes), bursts: sizes.length}
-}
-
 /** Lag from polling /cluster: version v reached on the master at the first master sample >= v, on a slave likewise. */
 export function pollLags(master: ReadonlyArray<[number, number]>, slave: ReadonlyArray<[number, number]>, fromVersion: number, toVersion: number): number[] {
   const firstAt = (samples: ReadonlyArray<[number, number]>) => {

@@ -125,7 +125,7 @@ export interface ClusterStatus {
   role: string
   term: number
   master: number | null
-  flows: {role: string, term: number, live_slaves: number[], devices: DeviceStatus[]} | null
+  flows: {role: string, term: number, live_slaves: number[], devices: DeviceStatus[], counters?: Record<string, number>} | null
 }
 
 export async function clusterStatus(target: RestTarget): Promise<ClusterStatus> {

@@ -60,9 +60,9 @@ import {parseAggregateFlowCount} from './flowmod-flows.js'
 import {startBenchRig} from './raw-rate.js'
 import {waitForQuiet} from './flowmod-proc.js'
 import {cpuBudget, formatCpuBudget} from './cpu-budget.js'
-import {breakdown, deltaBursts, mirrorLag, pollLags, type Breakdown, type MirrorLag} from './flows-analysis.js'
+import {breakdown, mirrorLag, pollLags, type Breakdown, type MirrorLag} from './flows-analysis.js'
 import {batchAcknowledged, closedLoop, RestTarget, ryuAddBody, ryuBatchBody} from './flows-http.js'
-import {brokerPids, collectProfile, CpuMeter, DeltaTap, deviceOf, monotonicUs, summarizeProfile, waitForMirrors, withPreloads} from './flows-lab.js'
+import {brokerPids, collectProfile, CpuMeter, type ClusterStatus, DeltaTap, deviceOf, monotonicUs, summarizeProfile, waitForMirrors, withPreloads} from './flows-lab.js'
 import {BusTap, emptyRecords} from './flows-tap.js'
 import {summarize, type Summary} from './stats.js'
 
@@ -122,7 +122,8 @@ interface Phase {
   lag: MirrorLag
   pollLag?: Summary
   breakdown: Breakdown
-  bursts: Summary & {bursts: number}
+  /** The master's switch batches (one barrier each) and delta messages during the phase, from its counters. */
+  masterWork: {batches: number, flowMods: number, deltaMessages: number}
   /** CPU ms per process group during the phase, and its system (kernel) part. */
   cpuMs: Record<string, number>
   sysMs: Record<string, number>
@@ -238,6 +239,14 @@ try {
 
   // ---------------------------------------------------------------------------------------------
 
+  /** What the master's counters say it did between two of its statuses. */
+  function counterDelta(before: ClusterStatus, after: ClusterStatus): Phase['masterWork'] {
+    const c0 = before.flows?.counters ?? {}
+    const c1 = after.flows?.counters ?? {}
+    const d = (k: string) => (c1[k] ?? 0) - (c0[k] ?? 0)
+    return {batches: d('batches'), flowMods: d('flow_mods_sent'), deltaMessages: d('delta_messages_sent')}
+  }
+
   async function measureRaw(run: number): Promise<Raw> {
     return {run, ...await rig.measureRaw({name: `flraw${run}`, dpid: 0xf2000000n + BigInt(run)})}
   }
@@ -307,7 +316,7 @@ try {
       // Per request; a batch's 200 carries the version of its last entry, and through a slave its
       // RPC is not one the tap pairs with a reply: the breakdown is for single requests.
       breakdown: mode === 'single' ? breakdown(loop.results, records, term, slaveIds, path === 'slave') : breakdown([], records, term, slaveIds, path === 'slave'),
-      bursts: deltaBursts(records, term),
+      masterWork: counterDelta(before, after),
       cpuMs,
       sysMs,
       // Large merged deltas of batch phases are among the bus tap's "snapshots": count those sent to the slaves only.
@@ -367,7 +376,7 @@ try {
         `  lag p50 ${p.lag.pooled.median.toFixed(2)} p99 ${p.lag.pooled.p99.toFixed(2)} ms (last slave p99 ${p.lag.lastSlave.p99.toFixed(2)}; ` +
         `p99 per slave ${Object.entries(p.lag.perSlave).map(([id, l]) => `${id}${p.path === 'slave' && Number(id) === entry.id ? '(entry)' : ''} ${l.p99.toFixed(1)}`).join(', ')}; tap hop ${p.lag.probeHop.median.toFixed(2)})` +
         (p.pollLag ? `  poll-lag p50 ${p.pollLag.median.toFixed(1)} p99 ${p.pollLag.p99.toFixed(1)}` : '') +
-        `  batch ~${p.bursts.median} (${p.bursts.bursts} bursts)  cpu ${(cpuTotal / p.wallMs).toFixed(2)} cores (+${p.othersCores.toFixed(2)} others)` +
+        `  ${p.masterWork.batches} switch batches of ~${Math.round(p.masterWork.flowMods / Math.max(1, p.masterWork.batches))}, ${p.masterWork.deltaMessages} delta messages  cpu ${(cpuTotal / p.wallMs).toFixed(2)} cores (+${p.othersCores.toFixed(2)} others)` +
         (p.failures ? `  FAILURES ${p.failures}` : ''),
     )
     console.log(
@@ -441,7 +450,8 @@ try {
           const v = seg(k)
           return v === undefined ? [] : [[k, round2(v)]]
         })),
-        batch: median(best.ps.map((p) => p.bursts.median)),
+        flowsPerSwitchBatch: Math.round(median(best.ps.map((p) => p.masterWork.flowMods / Math.max(1, p.masterWork.batches)))),
+        deltaMessages: median(best.ps.map((p) => p.masterWork.deltaMessages)),
         switchRttMs: {p50: round2(rttP50), p99: round2(rttP99)},
         cpuPerFlowUs,
         kernelPerFlowUs: sysPerFlowUs,
