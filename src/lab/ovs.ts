@@ -71,6 +71,10 @@ export interface OvsLabOptions {
 
 const DEFAULT_MAX_BACKOFF_MS = 1000;
 const DEFAULT_INACTIVITY_PROBE_MS = 5000;
+/** How often the lab looks for controller connections that OVS has not applied our settings to yet. */
+const SETTLE_POLL_MS = 1000;
+/** The other_config key the lab writes to make OVS reconfigure (its value counts the writes). */
+export const SETTINGS_APPLIED_KEY = 'flowkeeper-settings-applied';
 const SCHEMA_CANDIDATES = [
   process.env.OVS_PKGDATADIR && join(process.env.OVS_PKGDATADIR, 'vswitch.ovsschema'),
   '/usr/share/openvswitch/vswitch.ovsschema',
@@ -109,6 +113,11 @@ export class OvsLab {
   private readonly env: NodeJS.ProcessEnv;
   private readonly keepFiles: boolean;
   private stopping?: Promise<void>;
+  /** Controller rows (uuids) that OVS reconfigured while their connection was up: see settleControllers. */
+  private readonly settled = new Set<string>();
+  private settleTimer?: NodeJS.Timeout;
+  private settling?: Promise<boolean>;
+  private settleWrites = 0;
 
   private constructor(dir: string, keepFiles: boolean) {
     this.dir = dir;
@@ -171,11 +180,62 @@ export class OvsLab {
       `other-config:datapath-id=${dpid}`, 'other-config:disable-in-band=true',
       ...controllerArgs(name, options.controllers ?? [], options),
     );
+    if ((options.controllers ?? []).length > 0) this.watchControllers();
   }
 
   /** Replaces a bridge's controllers (an empty list disconnects it from every controller). */
   async setControllers(bridge: string, controllers: ControllerTarget[], options: ControllerOptions = {}): Promise<void> {
     await this.vsctl(...controllerArgs(bridge, controllers, options));
+    if (controllers.length > 0) this.watchControllers();
+  }
+
+  /**
+   * Makes OVS apply each controller's max_backoff and inactivity_probe to its connection. OVS 3.1
+   * creates a controller's connection with its own defaults (backoff doubling up to 8 s, probe 5 s)
+   * and applies the row's settings only when it reconfigures while that connection is up: a
+   * connection first made after the last change to the database keeps the defaults, even across
+   * its later reconnections (seen: after a restart of an instance, the last bridge added waited
+   * 2, 4, 8 s between attempts, the others 1 s). So once a controller is connected, the lab writes
+   * a harmless key into its row's other_config, and OVS reconfigures.
+   *
+   * One pass; returns whether every controller is settled. addBridge and setControllers start a
+   * poll every SETTLE_POLL_MS that runs this until every controller is (it stops by itself).
+   */
+  settleControllers(): Promise<boolean> {
+    this.settling ??= (async () => {
+      try {
+        if (this.stopping) return false;
+        const rows = parseControllerConnections(await this.vsctl('--format=json', '--columns=_uuid,is_connected', 'list', 'controller'));
+        for (const uuid of this.settled) if (!rows.some((r) => r.uuid === uuid)) this.settled.delete(uuid);
+        const fresh = rows.filter((r) => r.isConnected && !this.settled.has(r.uuid));
+        if (fresh.length > 0 && !this.stopping) {
+          const value = String(++this.settleWrites);
+          await this.vsctl(...fresh.flatMap((r) => ['--', 'set', 'controller', r.uuid, `other_config:${SETTINGS_APPLIED_KEY}=${value}`]));
+          for (const r of fresh) this.settled.add(r.uuid);
+        }
+        return rows.every((r) => this.settled.has(r.uuid));
+      } finally {
+        this.settling = undefined;
+      }
+    })();
+    return this.settling;
+  }
+
+  private watchControllers(): void {
+    if (this.settleTimer || this.stopping) return;
+    this.settleTimer = setInterval(() => {
+      this.settleControllers().then((all) => {
+        if (all) this.stopWatchingControllers();
+      }, () => {
+        // ovs-vsctl failed (the lab stopping, a slow database): the next poll tries again.
+      });
+    }, SETTLE_POLL_MS);
+    this.settleTimer.unref();
+  }
+
+  private stopWatchingControllers(): void {
+    if (this.settleTimer) clearInterval(this.settleTimer);
+    this.settleTimer = undefined;
   }
 
   /**
@@ -244,6 +304,8 @@ export class OvsLab {
   /** Stops both daemons (SIGTERM, then SIGKILL if they linger) and removes the folder. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.stopWatchingControllers();
+      await this.settling?.catch(() => undefined);
       for (const daemon of DAEMONS) {
         const pid = this.ownedPid(daemon);
         if (pid === undefined) continue;
@@ -262,6 +324,7 @@ export class OvsLab {
 
   /** Synchronous last resort for process exit: SIGKILL, no waiting. */
   killSync(): void {
+    this.stopWatchingControllers();
     for (const daemon of DAEMONS) {
       const pid = this.ownedPid(daemon);
       if (pid !== undefined) signal(pid, 'SIGKILL');
@@ -416,6 +479,15 @@ export function parseControllerList(json: string): ControllerStatus[] {
       isConnected: cell('is_connected') === true,
       status: (cell('status') as Record<string, string> | undefined) ?? {},
     };
+  });
+}
+
+/** `ovs-vsctl --format=json --columns=_uuid,is_connected list controller`, parsed. */
+export function parseControllerConnections(json: string): Array<{uuid: string; isConnected: boolean}> {
+  const table = JSON.parse(json) as {headings: string[]; data: unknown[][]};
+  return table.data.map((row) => {
+    const cell = (name: string): unknown => parseOvsJsonValue(row[table.headings.indexOf(name)]);
+    return {uuid: String(cell('_uuid')), isConnected: cell('is_connected') === true};
   });
 }
 

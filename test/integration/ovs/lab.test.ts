@@ -1,9 +1,11 @@
 import {expect} from 'chai';
-import {existsSync} from 'node:fs';
-import {createServer} from 'node:net';
+import {existsSync, readFileSync} from 'node:fs';
+import {createServer, type Socket} from 'node:net';
+import {join} from 'node:path';
 import {execFile} from 'node:child_process';
 import {fileURLToPath} from 'node:url';
-import {OvsLab, parseDumpFlows} from '../../../src/lab/ovs.js';
+import {OvsLab, SETTINGS_APPLIED_KEY, parseDumpFlows} from '../../../src/lab/ovs.js';
+import {waitFor} from '../../../src/lab/exec.js';
 import {processesMentioning} from '../../helpers/ovs.js';
 
 /** A TCP port that nobody listens on: bound, read, released. */
@@ -13,6 +15,11 @@ async function deadPort(): Promise<number> {
   const {port} = server.address() as {port: number};
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** `ovs-vsctl get bridge X controller`: "[uuid1, uuid2]" or "uuid". */
+function controllerUuids(text: string): string[] {
+  return text.trim().replace(/^\[|\]$/g, '').split(/,\s*/).filter(Boolean);
 }
 
 describe('OvsLab (Open vSwitch in user space)', function () {
@@ -64,6 +71,43 @@ describe('OvsLab (Open vSwitch in user space)', function () {
     }
     expect(processesMentioning(lab.dir)).to.deep.equal([]);
     expect(existsSync(lab.dir)).to.equal(false);
+  });
+
+  it("applies a controller's max_backoff to its connection: once the controller drops, OVS retries every second instead of backing off to 8 s", async () => {
+    // A controller that only says HELLO (OpenFlow 1.3) is connected as far as OVS is concerned.
+    const sockets = new Set<Socket>();
+    const controller = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+      socket.write(Buffer.from([0x04, 0x00, 0x00, 0x08, 0, 0, 0, 1]));
+    });
+    await new Promise<void>((resolve) => controller.listen(0, '127.0.0.1', resolve));
+    const {port} = controller.address() as {port: number};
+    const lab = await OvsLab.start();
+    try {
+      // The last bridge added is the case OVS gets wrong by itself: no reconfiguration after it connected.
+      await lab.addBridge('br1', {datapathId: 1n, controllers: [{port}], maxBackoffMs: 1000});
+      await waitFor('the controller connected and settled', () => lab.settleControllers(), {timeoutMs: 20_000, intervalMs: 200});
+      const [row] = controllerUuids(await lab.vsctl('get', 'bridge', 'br1', 'controller'));
+      expect(await lab.vsctl('get', 'controller', row!, `other_config:${SETTINGS_APPLIED_KEY}`)).to.match(/^"?\d+"?\n$/);
+
+      await new Promise<void>((resolve) => {
+        controller.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      // Each failed attempt logs 'connection failed'. OVS's own backoff (1, 2, 4, 8 s: 'waiting 2
+      // seconds before reconnect' and so on) makes the fourth failure come ~15 s after the drop;
+      // with max_backoff 1 s it comes ~4 s after.
+      const log = join(lab.dir, 'ovs-vswitchd.log');
+      const lines = () => readFileSync(log, 'utf8').split('\n').filter((l) => l.includes(`br1<->tcp:127.0.0.1:${port}:`));
+      await waitFor('four failed reconnection attempts', async () => lines().filter((l) => l.includes('connection failed')).length >= 4, {timeoutMs: 12_000, intervalMs: 200});
+      const waits = lines().map((l) => /waiting (\d+) seconds? before reconnect/.exec(l)?.[1]).filter((w) => w !== undefined).map(Number);
+      expect(waits.filter((w) => w > 1), `backoffs logged: ${waits.join(', ')}`).to.deep.equal([]);
+    } finally {
+      controller.close();
+      await lab.stop();
+    }
   });
 
   it('runs several labs side by side, each with its own daemons and bridges of the same name', async () => {
