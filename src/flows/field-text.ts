@@ -79,9 +79,9 @@ function bitsMax(bits: number): bigint {
 export function uintValue(raw: unknown, bits: number, names?: ReservedNames): bigint {
   const max = bitsMax(bits);
   const expected = (): never => {
-    throw new ValueTextError(names
+    throw new ValueTextError(`${names
       ? `expected ${names.noun} or one of ${Object.keys(names.values).join(', ')}`
-      : `expected an integer 0..${max}`);
+      : `expected an integer 0..${max}`}, got ${shownValue(raw)}`);
   };
   let n: bigint | undefined;
   if (typeof raw === 'number') {
@@ -100,6 +100,17 @@ export function uintValue(raw: unknown, bits: number, names?: ReservedNames): bi
   if (n === undefined || n < 0n) return expected();
   if (n > max) throw new ValueTextError(`expected ${names ? `${names.noun} ` : 'an integer '}0..${max}, got ${n}`);
   return n;
+}
+
+/** A value as an error message quotes it: JSON, cut short. */
+export function shownValue(raw: unknown): string {
+  let text: string;
+  try {
+    text = typeof raw === 'bigint' ? String(raw) : JSON.stringify(raw) ?? String(raw);
+  } catch {
+    text = String(raw);
+  }
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
 export function uintNumber(raw: unknown, bits: number, names?: ReservedNames): number {

@@ -42,7 +42,10 @@ export type FlowStatusProvider = () => FlowServiceStats | Promise<FlowServiceSta
 export function clusterFlows(s: FlowServiceStats, gateway?: GatewayCounters): Record<string, unknown> {
   const out: Record<string, unknown> = {
     role: s.role,
-    term: s.term,
+    // The term this instance programs the switches in. A slave's flow service keeps the term it
+    // became slave in, which says nothing once another master took over: each device's `term`
+    // says whose table its mirror holds.
+    term: s.role === 'master' ? s.term : null,
     live_slaves: s.liveSlaves,
     devices: s.devices.map((d) => {
       const out: Record<string, unknown> = {dpid: d.dpid, switch_role: d.switchRole ?? null, term: d.term ?? null, version: d.version, flows: d.size}
@@ -309,7 +312,19 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
     }
     void reply.code(status).send({error: message})
   })
+  // A path that exists with other methods answers 405 and says which (Allow), not 404.
+  const routes: Array<{method: string, path: RegExp}> = []
+  app.addHook('onRoute', (route) => {
+    const path = new RegExp(`^${route.url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}$`)
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({method, path})
+  })
   app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0]!
+    const allowed = [...new Set(routes.filter((r) => r.path.test(path)).map((r) => r.method))]
+    if (allowed.length > 0) {
+      void reply.code(405).header('allow', allowed.join(', ')).send({error: `${request.method} is not allowed on ${path}: use ${allowed.join(' or ')}`})
+      return
+    }
     void reply.code(404).send({error: `no route ${request.method} ${request.url}`})
   })
 

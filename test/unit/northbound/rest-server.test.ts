@@ -123,10 +123,26 @@ describe('REST API', () => {
       expect(programmer.calls).to.have.length(0)
     })
 
+    it('a known path with the wrong method is 405 naming the methods it takes; an unknown path is 404', async () => {
+      const get = await app.inject({method: 'GET', url: '/stats/flowentry/add'})
+      expect(get.statusCode).to.equal(405)
+      expect(get.headers.allow).to.equal('POST')
+      expect(get.json()).to.deep.equal({error: 'GET is not allowed on /stats/flowentry/add: use POST'})
+      const del = await app.inject({method: 'DELETE', url: '/stats/flow/1?x=1'})
+      expect(del.statusCode).to.equal(405)
+      expect(del.headers.allow).to.equal('GET, POST')
+      const none = await app.inject({method: 'GET', url: '/stats/nothing'})
+      expect(none.statusCode).to.equal(404)
+      expect(none.json()).to.deep.equal({error: 'no route GET /stats/nothing'})
+      expect(programmer.calls).to.have.length(0)
+    })
+
     it('bad input: 400 naming the field and the reason', async () => {
       const cases: Array<[unknown, string, string]> = [
         [{match: {}}, 'dpid', 'required'],
-        [{...RYU_ADD, dpid: 'one'}, 'dpid', 'expected an integer 0..18446744073709551615'],
+        [{...RYU_ADD, dpid: 'one'}, 'dpid', 'expected an integer 0..18446744073709551615, got "one"'],
+        [{...RYU_ADD, priority: 'high'}, 'priority', 'expected an integer 0..65535, got "high"'],
+        [{...RYU_ADD, match: {ipv4_dst: '10.0.0.3'}}, 'match.ipv4_dst', 'needs ip (eth_type 0x0800)'],
         [{...RYU_ADD, match: {in_prot: 1}}, 'match.in_prot', 'unknown match field'],
         [{...RYU_ADD, priority: 70000}, 'priority', 'expected an integer 0..65535, got 70000'],
         [{...RYU_ADD, actions: [{type: 'OUTPUT'}]}, 'actions[0].port', 'required'],
@@ -482,14 +498,14 @@ describe('REST API', () => {
       expect(flows.devices[0]).to.include({trusted: false, trust: 'became slave (was unknown)'})
     })
 
-    it("/cluster on a slave: its own mirror's position per device", async () => {
+    it("/cluster on a slave: its own mirror's position per device, and no term of its own (it programs nothing)", async () => {
       const stats = {
         instId: 2, domain: 'lab', role: 'slave', term: 65537, liveSlaves: [], snapshotsInProgress: 0, counters: {}, settings: {},
         devices: [{dpid: '0000000000000001', switchRole: 'slave', term: 65537, version: 11, size: 5, buffered: 1, awaitingSnapshot: false}],
       } as unknown as FlowServiceStats
       build({flowStatus: () => stats})
       expect((await app.inject({method: 'GET', url: '/cluster'})).json().flows).to.deep.equal({
-        role: 'slave', term: 65537, live_slaves: [],
+        role: 'slave', term: null, live_slaves: [],
         devices: [{dpid: '0000000000000001', switch_role: 'slave', term: 65537, version: 11, flows: 5, buffered: 1, awaiting_snapshot: false}],
         counters: {},
       })
