@@ -32,6 +32,7 @@ import {
   fieldFromBits, parseIpText, parseMacText, reservedName, uintBytes, uintNumber, uintValue,
   type ReservedNames,
 } from './field-text.js';
+import { firstUnmetPrerequisite } from './match-prerequisites.js';
 
 /** A request Ryu's JSON cannot express: `field` is the path of the offending value. */
 export class FlowRequestError extends Error {
@@ -267,6 +268,9 @@ export function parseRyuMatch(raw: unknown, path = 'match'): Match {
     if (!f || f.field === 'raw') continue; // a field whose mask is all zeros matches anything
     insertInFieldOrder(fields, codes, f, spec.code);
   }
+  // The switch would refuse these (OFPBMC_BAD_PREREQ) without saying which field.
+  const unmet = firstUnmetPrerequisite(fields);
+  if (unmet) throw new FlowRequestError(`${path}.${keys[names.indexOf(unmet.field)] ?? unmet.field}`, unmet.why);
   return fields;
 }
 

@@ -36,6 +36,7 @@ import {
   type ReservedNames,
 } from './field-text.js';
 import type { FlowEntry } from './flow-table.js';
+import { unmetPrerequisite } from './match-prerequisites.js';
 
 export class FlowSyntaxError extends Error {
   constructor(readonly token: string, readonly reason: string) {
@@ -227,27 +228,6 @@ function parseFieldValue(spec: OxmFieldSpec, token: string, value: string): OxmF
   }
 }
 
-/** What each field needs in the match (OpenFlow 1.3 table 11), as a test and its wording. */
-function prerequisite(name: string, ethType: number | undefined, proto: number | undefined, icmpv6Type: number | undefined): string | undefined {
-  const eth = (...types: number[]) => ethType !== undefined && types.includes(ethType);
-  if (name.startsWith('ipv4_')) return eth(0x0800) ? undefined : 'needs ip (eth_type 0x0800)';
-  if (name.startsWith('arp_')) return eth(0x0806, 0x8035) ? undefined : 'needs arp (eth_type 0x0806)';
-  if (name === 'ipv6_src' || name === 'ipv6_dst' || name === 'ipv6_flabel' || name === 'ipv6_exthdr') return eth(0x86dd) ? undefined : 'needs ipv6 (eth_type 0x86dd)';
-  if (name === 'ip_proto' || name === 'ip_dscp' || name === 'ip_ecn') return eth(0x0800, 0x86dd) ? undefined : 'needs ip or ipv6';
-  if (/^(tcp|udp|sctp)_/.test(name)) {
-    const want = name.startsWith('tcp') ? 6 : name.startsWith('udp') ? 17 : 132;
-    return eth(0x0800, 0x86dd) && proto === want ? undefined : `needs ${name.slice(0, name.indexOf('_'))} (ip_proto ${want})`;
-  }
-  if (name.startsWith('icmpv4_')) return eth(0x0800) && proto === 1 ? undefined : 'needs icmp';
-  if (name.startsWith('icmpv6_')) return eth(0x86dd) && proto === 58 ? undefined : 'needs icmp6';
-  if (name === 'ipv6_nd_target') return icmpv6Type === 135 || icmpv6Type === 136 ? undefined : 'needs icmp6 with icmp_type 135 or 136';
-  if (name === 'ipv6_nd_sll') return icmpv6Type === 135 ? undefined : 'needs icmp6 with icmp_type 135';
-  if (name === 'ipv6_nd_tll') return icmpv6Type === 136 ? undefined : 'needs icmp6 with icmp_type 136';
-  if (name.startsWith('mpls_')) return eth(0x8847, 0x8848) ? undefined : 'needs mpls or mplsm';
-  if (name === 'pbb_isid') return eth(0x88e7) ? undefined : 'needs dl_type=0x88e7';
-  return undefined;
-}
-
 function buildFlowMatch(raw: RawField[], shorthand: { token: string; ethType: number; ipProto?: number } | undefined): Match {
   // First what the other names depend on: eth_type and ip_proto.
   let ethType = shorthand?.ethType;
@@ -344,7 +324,7 @@ function buildFlowMatch(raw: RawField[], shorthand: { token: string; ethType: nu
   const spec: Record<string, unknown> = {};
   for (const [name, { token, field }] of fieldOf) {
     if (!field || field.field === 'raw') continue;
-    const why = prerequisite(name, ethType, proto, icmpv6Type);
+    const why = unmetPrerequisite(name, {ethType, ipProto: proto, icmpv6Type});
     if (why) fail(token, why);
     spec[name] = field.mask === undefined ? field.value : { value: field.value, mask: field.mask };
   }

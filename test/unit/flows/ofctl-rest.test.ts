@@ -124,6 +124,13 @@ describe('ofctl_rest JSON', function () {
         [{ dpid: 1, match: { eth_type: '2048/255' } }, 'match.eth_type', /takes no mask/],
         [{ dpid: 1, match: { dl_vlan: 5000 } }, 'match.dl_vlan', /0\.\.4095/],
         [{ dpid: 1, match: [] }, 'match', /object/],
+        // Prerequisites, which the switch would refuse without naming the field (OFPBMC_BAD_PREREQ).
+        [{ dpid: 1, match: { ipv4_dst: '10.0.0.3' } }, 'match.ipv4_dst', /^needs ip \(eth_type 0x0800\)$/],
+        [{ dpid: 1, match: { nw_dst: '10.0.0.3', in_port: 1 } }, 'match.nw_dst', /^needs ip \(eth_type 0x0800\)$/],
+        [{ dpid: 1, match: { eth_type: 2048, tcp_dst: 80 } }, 'match.tcp_dst', /^needs tcp \(ip_proto 6/],
+        [{ dpid: 1, match: { nw_proto: 6, tp_dst: 80 } }, 'match.nw_proto', /^needs ip or ipv6/],
+        [{ dpid: 1, match: { eth_type: 34525, ip_proto: 58, ipv6_nd_target: '::1' } }, 'match.ipv6_nd_target', /icmpv6_type 135 or 136/],
+        [{ dpid: 1, match: { arp_op: 1 } }, 'match.arp_op', /^needs arp \(eth_type 0x0806\)$/],
       ];
       for (const [body, field, reason] of cases) {
         const e = error(() => parseFlowEntryRequest('add', body));
