@@ -9,6 +9,12 @@ import {amqpFlag, domainFlag, envName, logFlags} from '../flags.js'
 
 const timingFlag = (summary: string, env: string) => Flags.integer({summary, env: envName(env), helpGroup: 'TIMING'})
 
+/** A profile's values as the help states them, in the flags' words: read from the profile itself. */
+function profileText(name: keyof typeof PROFILES): string {
+  const t: ElectionTiming = PROFILES[name]
+  return `keep-alive every ${t.keepAliveIntervalMs} ms, checked ${t.timeoutCheckDelayMs} ms later, ${t.missTolerance} missed tolerated, init ${t.initMs} ms, self-fence ${t.selfFenceMs} ms`
+}
+
 export default class Start extends Command {
   static override summary = 'Start one flowkeeper instance: join the election of its domain and hold the role it is given.'
 
@@ -35,7 +41,7 @@ takes over at once.`
     amqp: amqpFlag,
     profile: Flags.string({
       summary: 'Named timing profile; single settings below override it.',
-      description: 'fast: sub-second failover that rides out 250 ms event-loop stalls. reference: the 1 s / 0.5 s / 1 miss timing of the reference algorithm.',
+      description: `fast: sub-second failover that rides out 250 ms event-loop stalls (${profileText('fast')}). reference: the timing of the reference algorithm (${profileText('reference')}).`,
       options: Object.keys(PROFILES),
       default: DEFAULT_PROFILE,
       env: envName('profile'),
