@@ -22,8 +22,20 @@ export interface DomainView {
   dropped: number
 }
 
+/**
+ * How many of the slowest member's keep-alive intervals must pass with no new member before the
+ * view is taken as complete: instances of one domain keep alive at the same interval, so every
+ * live one has been heard by then.
+ */
+export const SETTLE_INTERVALS = 3
+/** ...and never less than this: a burst of keep-alives (one more at a role change) makes an interval look short. */
+export const SETTLE_MIN_MS = 300
+
 export class DomainObserver {
   private readonly members = new Map<number, ObservedMember>()
+  /** When each member was first heard (for its keep-alive interval). */
+  private readonly firstSeenMs = new Map<number, number>()
+  private lastNewMemberMs: number | undefined
   private dropped = 0
 
   constructor(private readonly bus: Bus, readonly domain: string, private readonly nowMs = () => Date.now()) {}
@@ -40,10 +52,15 @@ export class DomainObserver {
   observe(message: ElectionMessage): void {
     if (message.msg === 'leave') {
       this.members.delete(message.inst_id)
+      this.firstSeenMs.delete(message.inst_id)
       return
     }
     if (message.msg !== 'keep_alive') return
     const known = this.members.get(message.inst_id)
+    if (!known) {
+      this.firstSeenMs.set(message.inst_id, this.nowMs())
+      this.lastNewMemberMs = this.nowMs()
+    }
     this.members.set(message.inst_id, {
       instId: message.inst_id,
       role: message.role,
@@ -55,6 +72,21 @@ export class DomainObserver {
 
   view(): DomainView {
     return viewOf(this.domain, [...this.members.values()], this.dropped)
+  }
+
+  /**
+   * Whether listening longer would hardly change the view: every member seen has sent two
+   * keep-alives at least (so its interval is known), and none appeared for SETTLE_INTERVALS of the
+   * slowest interval (SETTLE_MIN_MS at least). Never with no member: an empty domain is only known after the whole listen.
+   */
+  settled(): boolean {
+    if (this.members.size === 0 || this.lastNewMemberMs === undefined) return false
+    let slowest = 0
+    for (const m of this.members.values()) {
+      if (m.keepAlives < 2) return false
+      slowest = Math.max(slowest, (m.lastSeenMs - this.firstSeenMs.get(m.instId)!) / (m.keepAlives - 1))
+    }
+    return this.nowMs() - this.lastNewMemberMs >= Math.max(SETTLE_MIN_MS, SETTLE_INTERVALS * slowest)
   }
 }
 

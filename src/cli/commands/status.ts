@@ -25,7 +25,7 @@ report of the domain instead (GET /cluster), and says so.`
     }),
     'api-token': Flags.string({summary: 'Bearer token for --api, if the instances require one.', env: envName('api-token')}),
     'listen-ms': Flags.integer({
-      summary: 'How long to listen. Must cover at least one keep-alive interval of the cluster (1000 ms with the reference profile).',
+      summary: 'How long to listen at most. Must cover at least two keep-alive intervals of the cluster (1000 ms each with the reference profile); status stops earlier once every instance heard has sent two keep-alives and no new one appeared for three of their intervals.',
       default: 2500,
       min: 100,
       env: envName('listen-ms'),
@@ -45,7 +45,7 @@ report of the domain instead (GET /cluster), and says so.`
     let reportedBy: string[] | undefined
     try {
       await bus.start()
-      await new Promise((resolve) => setTimeout(resolve, flags['listen-ms']))
+      await listenUntilSettled(observer, flags['listen-ms'])
       view = observer.view()
     } catch (error) {
       // Without the bus, what the instances' REST APIs report is the next best view.
@@ -72,6 +72,14 @@ report of the domain instead (GET /cluster), and says so.`
       if (s.error) this.log(`switches of ${s.api}: ${s.error}`)
       else this.log(`switches of ${s.api}: ${s.rows!.map((r) => `${r.dpid}=${r.role}`).join('  ') || 'none connected'}`)
     }
+  }
+}
+
+/** Listens for `maxMs`, or less once the observer has heard every instance it is going to (DomainObserver.settled). */
+async function listenUntilSettled(observer: DomainObserver, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs
+  while (Date.now() < deadline && !observer.settled()) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(20, Math.max(0, deadline - Date.now()))))
   }
 }
 

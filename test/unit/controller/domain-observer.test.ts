@@ -57,6 +57,41 @@ describe('DomainObserver and the status view', () => {
     observer.observe({v: 1, msg: 'leave', domain: 'lab', inst_id: 1, qid: 'q1', term: 65537})
     expect(renderView(observer.view())).to.equal('domain lab: no instance heard')
   })
+
+  it('is settled once every member sent two keep-alives and no new one appeared for three of the slowest intervals (300 ms at least)', () => {
+    let now = 0
+    const observer = new DomainObserver(new InMemoryBroker().createBus({mode: 'observe'}), 'lab', () => now)
+    expect(observer.settled(), 'nobody heard yet').to.equal(false)
+    const at = (ms: number, ...ids: number[]) => {
+      now = ms
+      for (const id of ids) observer.observe(keepAlive(id, id === 1 ? 'master' : 'slave', 1) as never)
+    }
+    at(10, 1)
+    at(30, 2)
+    at(90, 1)
+    expect(observer.settled(), 'instance 2 sent only one').to.equal(false)
+    at(110, 2) // both at 80 ms: settled 300 ms after instance 2 appeared (3 x 80 = 240 is less)
+    now = 329
+    expect(observer.settled()).to.equal(false)
+    at(400, 3) // a newcomer starts the wait again
+    at(480, 3)
+    now = 699
+    expect(observer.settled()).to.equal(false)
+    now = 700
+    expect(observer.settled()).to.equal(true)
+
+    // At the reference profile's 1000 ms, three intervals after the last newcomer.
+    now = 0
+    const slow = new DomainObserver(new InMemoryBroker().createBus({mode: 'observe'}), 'lab', () => now)
+    for (const [ms, id] of [[0, 1], [500, 2], [1000, 1], [1500, 2]] as const) {
+      now = ms
+      slow.observe(keepAlive(id, 'slave', 1) as never)
+    }
+    now = 3499
+    expect(slow.settled()).to.equal(false)
+    now = 3500
+    expect(slow.settled()).to.equal(true)
+  })
 })
 
 describe('the status view from REST reports (when the bus cannot be heard)', () => {
